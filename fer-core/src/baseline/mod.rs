@@ -1,0 +1,1 @@
+//! The classical baseline: features (raw pixels, HOG, PCA) and linfa's logistic regression.

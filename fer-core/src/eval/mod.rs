@@ -1,0 +1,1 @@
+//! Evaluation: metrics, confusion matrices, classification reports and error analysis.

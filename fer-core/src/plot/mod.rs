@@ -1,0 +1,1 @@
+//! Plotly figures and image grids, each displayable in an evcxr notebook.

@@ -1,0 +1,5 @@
+//! End-to-end tests: the `fer` command line and checks on the full FER2013 data set.
+//!
+//! Full-data tests read the data set from `FER2013_DIR` (`.ci/run` sets it to
+//! `../shared/fer2013`); without it they fail with a message saying so, rather than pass
+//! silently.

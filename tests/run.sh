@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The project's test command (README.md): formatting, lints, and every test, including the
+# full-data checks on FER2013 read from FER2013_DIR (default: data/fer2013).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export FER2013_DIR="${FER2013_DIR:-$PWD/data/fer2013}"
+if [ ! -d "$FER2013_DIR/train" ]; then
+  echo "error: FER2013 not found at $FER2013_DIR (set FER2013_DIR; see data/README.md)" >&2
+  exit 1
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
