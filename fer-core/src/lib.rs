@@ -12,6 +12,7 @@
 //! them one call at a time.
 
 pub mod baseline;
+pub mod classifier;
 pub mod cnn;
 pub mod data;
 pub mod emotion;
@@ -21,5 +22,6 @@ pub mod fs;
 pub mod plot;
 
 pub use data::{Dataset, Face, Origin, Usage, IMAGE_PIXELS, IMAGE_SIDE};
+pub use classifier::EmotionClassifier;
 pub use emotion::Emotion;
 pub use error::{FerError, Result};

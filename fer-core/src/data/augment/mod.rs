@@ -1,0 +1,1 @@
+//! Data augmentation for 48x48 grayscale faces.

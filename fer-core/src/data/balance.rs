@@ -1,0 +1,1 @@
+//! Class balancing: class weights, a weighted sampler, SMOTE.
