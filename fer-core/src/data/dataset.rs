@@ -84,6 +84,36 @@ impl Dataset {
         }
     }
 
+    /// A data set from its parts, taking ownership without copying the pixels (as the loaders
+    /// and the cache build it). `pixels` holds `labels.len()` faces, one after another; every
+    /// vector must have one entry per face.
+    pub fn from_parts(
+        pixels: Vec<u8>,
+        labels: Vec<Emotion>,
+        usages: Vec<Usage>,
+        origins: Vec<Origin>,
+    ) -> crate::error::Result<Dataset> {
+        let n = labels.len();
+        if pixels.len() != n * IMAGE_PIXELS || usages.len() != n || origins.len() != n {
+            return Err(crate::error::FerError::ShapeMismatch(format!(
+                "{} pixels, {} labels, {} usages and {} origins; expected {} pixels ({} faces of \
+                 {IMAGE_PIXELS}) and one label, usage and origin per face",
+                pixels.len(),
+                n,
+                usages.len(),
+                origins.len(),
+                n * IMAGE_PIXELS,
+                n
+            )));
+        }
+        Ok(Dataset {
+            pixels,
+            labels,
+            usages,
+            origins,
+        })
+    }
+
     /// Appends one face.
     pub fn push(&mut self, face: &Face, label: Emotion, usage: Usage, origin: Origin) {
         self.pixels.extend_from_slice(face);
