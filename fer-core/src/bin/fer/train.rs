@@ -1,0 +1,267 @@
+//! `fer train`: fit a model on FER2013's training set and score it on Kaggle's test/ and the
+//! challenge's PrivateTest split.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Subcommand, ValueEnum};
+use serde::Serialize;
+
+use fer_core::baseline::{BaselineModel, BaselineParams, ClassBalance, FeatureKind, HogSettings};
+use fer_core::data::{self, Dataset};
+use fer_core::eval::Evaluation;
+use fer_core::{Emotion, EmotionClassifier, Usage};
+
+/// Arguments of `fer train`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    model: Model,
+}
+
+/// The models `fer train` fits.
+#[derive(Debug, Subcommand)]
+enum Model {
+    /// Multinomial logistic regression (linfa) on raw pixels or HOG features.
+    Baseline(BaselineArgs),
+}
+
+/// Fits and scores the chosen model.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.model {
+        Model::Baseline(args) => run_baseline(args),
+    }
+}
+
+/// Arguments of `fer train baseline`. Hyper-parameters left out take the library's documented
+/// defaults (`fer_core::baseline::BaselineParams::new`).
+#[derive(Debug, clap::Args)]
+struct BaselineArgs {
+    /// The data set: a folder in Kaggle's layout (train/ and test/), a fer2013.csv, or a folder
+    /// holding one. Default: $FER2013_DIR, else data/fer2013.
+    #[arg(long, value_name = "PATH")]
+    data: Option<PathBuf>,
+
+    /// What the regression sees: standardised raw pixels, or HOG descriptors.
+    #[arg(long, value_enum)]
+    features: Features,
+
+    /// Reduce the standardised features to N whitened principal components.
+    #[arg(long, value_name = "N")]
+    pca: Option<usize>,
+
+    /// HOG cell side in pixels (must divide 48). Default 6.
+    #[arg(long, value_name = "PIXELS")]
+    hog_cell_side: Option<usize>,
+
+    /// L2 penalty (linfa's alpha, over the summed log-loss). Default 10.
+    #[arg(long)]
+    alpha: Option<f32>,
+
+    /// Maximum L-BFGS iterations. Default 100.
+    #[arg(long)]
+    max_iterations: Option<u64>,
+
+    /// Stop when the gradient norm falls below this. Default 1e-4.
+    #[arg(long)]
+    gradient_tolerance: Option<f32>,
+
+    /// Class balancing of the training set.
+    #[arg(long, value_enum, default_value_t = Balance::None)]
+    balance: Balance,
+
+    /// Seed for the oversampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Folder to write model.json (the fitted model) and metrics.json (every metric) into.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// Print one JSON object instead of a summary.
+    #[arg(long)]
+    json: bool,
+
+    /// Decode the images even if a cached copy exists, and do not write one.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Features {
+    Raw,
+    Hog,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Balance {
+    /// The training set as it is.
+    None,
+    /// Resample every class to the size of the largest.
+    Oversample,
+}
+
+/// What `fer train baseline` prints (`--json`) and saves beside the model.
+#[derive(Debug, Serialize)]
+struct Summary {
+    model: String,
+    features: String,
+    feature_dim: usize,
+    train_samples: usize,
+    /// Accuracy on Kaggle's test/ (PublicTest + PrivateTest).
+    test_accuracy: f64,
+    /// Accuracy on the challenge's PrivateTest split, which papers report.
+    private_test_accuracy: f64,
+    /// Accuracy on PublicTest, the validation split hyper-parameters are chosen on (absent
+    /// from a CSV without PublicTest rows).
+    public_test_accuracy: Option<f64>,
+    /// Macro-averaged F1 on test/.
+    macro_f1: f64,
+    /// Macro-averaged F1 on PrivateTest.
+    private_test_macro_f1: f64,
+    /// Recall of each emotion on test/.
+    per_class_recall: std::collections::BTreeMap<Emotion, f64>,
+    /// Seconds to fit the features and the regression (not loading or scoring).
+    fit_seconds: f64,
+    alpha: f32,
+    max_iterations: u64,
+    seed: u64,
+    data: PathBuf,
+    model_path: Option<PathBuf>,
+}
+
+/// Everything written to metrics.json.
+#[derive(Debug, Serialize)]
+struct MetricsFile<'a> {
+    summary: &'a Summary,
+    test: &'a Evaluation,
+    private_test: &'a Evaluation,
+    public_test: Option<&'a Evaluation>,
+}
+
+fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
+    let kind = match args.features {
+        Features::Raw => FeatureKind::Raw,
+        Features::Hog => FeatureKind::Hog,
+    };
+    let mut params = BaselineParams::new(kind)
+        .pca(args.pca)
+        .seed(args.seed)
+        .balance(match args.balance {
+            Balance::None => ClassBalance::None,
+            Balance::Oversample => ClassBalance::Oversample,
+        });
+    if let Some(cell_side) = args.hog_cell_side {
+        params = params.hog(HogSettings {
+            cell_side,
+            ..HogSettings::default()
+        });
+    }
+    if let Some(alpha) = args.alpha {
+        params = params.alpha(alpha);
+    }
+    if let Some(iterations) = args.max_iterations {
+        params = params.max_iterations(iterations);
+    }
+    if let Some(tolerance) = args.gradient_tolerance {
+        params = params.gradient_tolerance(tolerance);
+    }
+    // Reject bad parameters before spending seconds on loading.
+    let params = params.check()?;
+
+    let path = data::resolve_data_path(args.data.as_deref());
+    let fer = if args.no_cache {
+        data::load_uncached(&path)?
+    } else {
+        data::load(&path)?
+    };
+    let private = fer.test.with_usage(Usage::PrivateTest);
+    let public = fer.test.with_usage(Usage::PublicTest);
+    for (part, faces) in [("test/", &fer.test), ("PrivateTest", &private)] {
+        if faces.is_empty() {
+            anyhow::bail!("{}: no {part} faces to score the model on", path.display());
+        }
+    }
+
+    let started = Instant::now();
+    let model = params.fit(&fer.train)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+
+    let test_eval = evaluate(&model, &fer.test).context("scoring test/")?;
+    let private_eval = evaluate(&model, &private).context("scoring PrivateTest")?;
+    // PublicTest may be absent from a hand-made CSV; score it when present.
+    let public_eval = if public.is_empty() {
+        None
+    } else {
+        Some(evaluate(&model, &public).context("scoring PublicTest")?)
+    };
+
+    let model_path = args.out.as_ref().map(|dir| dir.join("model.json"));
+    let summary = Summary {
+        model: model.name(),
+        features: params.features().label(),
+        feature_dim: model.feature_dim(),
+        train_samples: fer.train.len(),
+        test_accuracy: test_eval.accuracy,
+        private_test_accuracy: private_eval.accuracy,
+        public_test_accuracy: public_eval.as_ref().map(|e| e.accuracy),
+        macro_f1: test_eval.report.macro_avg().f1,
+        private_test_macro_f1: private_eval.report.macro_avg().f1,
+        per_class_recall: test_eval.per_class_recall.clone(),
+        fit_seconds,
+        alpha: params.alpha(),
+        max_iterations: params.max_iterations(),
+        seed: params.seed(),
+        data: path,
+        model_path: model_path.clone(),
+    };
+    if let (Some(dir), Some(model_path)) = (&args.out, &model_path) {
+        model.save(model_path)?;
+        fer_core::fs::write_json_atomically(
+            &dir.join("metrics.json"),
+            &MetricsFile {
+                summary: &summary,
+                test: &test_eval,
+                private_test: &private_eval,
+                public_test: public_eval.as_ref(),
+            },
+        )?;
+    }
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &summary)?;
+        writeln!(out)?;
+    } else {
+        write_summary(&mut out, &summary, &test_eval)?;
+    }
+    Ok(())
+}
+
+fn evaluate(model: &BaselineModel, faces: &Dataset) -> anyhow::Result<Evaluation> {
+    let proba = model.predict_proba(faces)?;
+    Ok(Evaluation::new(faces.labels(), proba.view())?)
+}
+
+fn write_summary(out: &mut impl Write, s: &Summary, test: &Evaluation) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "{} on {} training faces ({} features): fitted in {:.1} s",
+        s.model, s.train_samples, s.feature_dim, s.fit_seconds
+    )?;
+    let public = s
+        .public_test_accuracy
+        .map_or_else(|| "-".to_string(), |a| format!("{a:.4}"));
+    writeln!(
+        out,
+        "accuracy: test/ {:.4}, PrivateTest {:.4}, PublicTest {public}; macro F1 on test/ {:.4}",
+        s.test_accuracy, s.private_test_accuracy, s.macro_f1
+    )?;
+    writeln!(out, "{}", test.report)?;
+    if let Some(path) = &s.model_path {
+        writeln!(out, "model saved to {}", path.display())?;
+    }
+    Ok(())
+}
