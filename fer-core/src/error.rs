@@ -77,6 +77,10 @@ pub enum FerError {
         message: String,
     },
 
+    /// A dfdx tensor operation failed on the CPU (out of memory, or a buffer of the wrong size).
+    #[error("tensor operation failed: {0}")]
+    Tensor(#[from] dfdx::tensor::CpuError),
+
     /// Fitting a model failed (for example linfa's line search).
     #[error("fitting failed: {0}")]
     Fit(String),

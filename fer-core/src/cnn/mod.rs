@@ -1,2 +1,23 @@
 //! The convolutional network on dfdx: convolution and pooling ops, layers, models, training and
 //! checkpoints.
+//!
+//! dfdx 0.13 compiles its convolution and pooling only with its `nightly` feature, which no
+//! longer builds; [`conv2d`], [`max_pool2d`], [`avg_pool2d`] and [`global_avg_pool2d`] are those
+//! operations on dfdx's stable API (im2col + the `gemm` crate), and [`Conv2d`], [`MaxPool2d`],
+//! [`AvgPool2d`] and [`GlobalAvgPool`] the layers that compose with dfdx's own.
+
+pub mod bench;
+pub mod conv_layer;
+pub mod conv_op;
+pub mod im2col;
+pub mod matmul;
+pub mod pool_layer;
+pub mod pool_op;
+pub mod seed_model;
+
+pub use conv_layer::Conv2d;
+pub use conv_op::{conv2d, ConvShape};
+pub use im2col::WindowGeometry;
+pub use pool_layer::{AvgPool2d, GlobalAvgPool, MaxPool2d};
+pub use pool_op::{avg_pool2d, global_avg_pool2d, max_pool2d};
+pub use seed_model::SeedModel;

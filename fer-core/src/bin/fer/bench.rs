@@ -1,0 +1,133 @@
+//! `fer bench`: speed measurements of the hot paths.
+
+use std::io::Write;
+
+use fer_core::cnn::bench::{
+    combined_gflops, gemm_roofline, seed_conv_shapes, seed_train_step, time_conv_layers,
+    TrainStepReport,
+};
+
+/// Arguments of `fer bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    what: Bench,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Bench {
+    /// Training throughput of a CNN, with the sgemm roofline and the convolutions' GFLOP/s
+    /// measured in the same run.
+    TrainStep(TrainStepArgs),
+}
+
+/// The architectures `fer bench train-step` knows.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Arch {
+    /// The seed's Keras CNN (4.5M parameters).
+    Seed,
+}
+
+/// Arguments of `fer bench train-step`.
+#[derive(Debug, clap::Args)]
+struct TrainStepArgs {
+    /// The network to train.
+    #[arg(long, value_enum, default_value = "seed")]
+    arch: Arch,
+
+    /// Images per training step.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+
+    /// Timed training steps (after two warm-up steps).
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+
+    /// Repetitions of the sgemm and convolution timings (the best is kept).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+
+    /// Side of the square sgemm that measures the roofline.
+    #[arg(long, default_value_t = 2048)]
+    gemm_size: usize,
+
+    /// Seed of the model's initialisation and the random batch.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Print one JSON object: {"images_per_s", "gemm_gflops", "conv_gflops"}.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the chosen benchmark and prints its figures.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.what {
+        Bench::TrainStep(args) => train_step(args),
+    }
+}
+
+fn train_step(args: TrainStepArgs) -> anyhow::Result<()> {
+    let Arch::Seed = args.arch;
+    if args.repeats == 0 {
+        anyhow::bail!("invalid parameter `repeats`: must be at least 1");
+    }
+    if args.gemm_size == 0 {
+        anyhow::bail!("invalid parameter `gemm-size`: must be at least 1");
+    }
+    let gemm_gflops = gemm_roofline(args.gemm_size, args.repeats);
+    let timings = time_conv_layers(&seed_conv_shapes(args.batch)?, args.repeats);
+    let conv_gflops = combined_gflops(&timings);
+    let (best_images_per_s, images_per_s) = seed_train_step(args.batch, args.steps, args.seed)?;
+    let report = TrainStepReport {
+        images_per_s,
+        gemm_gflops,
+        conv_gflops,
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "sgemm {0}x{0}x{0} on {1} threads: {2:.1} GFLOP/s (roofline)",
+        args.gemm_size,
+        rayon::current_num_threads(),
+        gemm_gflops
+    )?;
+    writeln!(
+        out,
+        "{:<28} {:>10} {:>10} {:>10} {:>9}",
+        "seed conv layer", "fwd ms", "bwd ms", "GFLOP/s", "roofline"
+    )?;
+    for t in &timings {
+        let g = t.shape.geometry;
+        let name = format!(
+            "{}->{} {}x{} k{} @ {}x{}",
+            g.channels, t.shape.out_channels, g.height, g.width, g.kernel, args.batch, 1
+        );
+        writeln!(
+            out,
+            "{:<28} {:>10.1} {:>10.1} {:>10.1} {:>8.0}%",
+            name,
+            t.forward_s * 1e3,
+            t.backward_s * 1e3,
+            t.gflops(),
+            100.0 * t.gflops() / gemm_gflops
+        )?;
+    }
+    writeln!(
+        out,
+        "all seed convolutions, forward+backward: {:.1} GFLOP/s = {:.0}% of the roofline",
+        conv_gflops,
+        100.0 * conv_gflops / gemm_gflops
+    )?;
+    writeln!(
+        out,
+        "seed training step, batch {}: {:.1} images/s (mean of {} steps; best step {:.1})",
+        args.batch, images_per_s, args.steps, best_images_per_s
+    )?;
+    Ok(())
+}

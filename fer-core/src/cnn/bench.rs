@@ -1,0 +1,189 @@
+//! Speed measurements behind `fer bench train-step`: the machine's matrix-multiply roofline
+//! (a large square sgemm through the same `gemm` crate), the GFLOP/s our convolutions reach on
+//! the seed's layers, and the seed model's training throughput.
+//!
+//! Every figure is the best of several repetitions: other processes share the machine, and the
+//! best run is the one they disturbed least.
+
+use std::time::Instant;
+
+use dfdx::losses::cross_entropy_with_logits_loss;
+use dfdx::nn::ZeroGrads;
+use dfdx::optim::{Adam, AdamConfig, Optimizer};
+use dfdx::shapes::Const;
+use dfdx::tensor::{Cpu, TensorFromVec, Trace};
+use dfdx::tensor_ops::Backward;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::conv_op::{conv2d_backward, conv2d_forward, ConvShape};
+use super::im2col::WindowGeometry;
+use super::matmul::{matmul, MatMut, MatRef};
+use super::seed_model::{SeedModel, SEED_CLASSES, SEED_INPUT_SIDE};
+use crate::error::{FerError, Result};
+
+/// The three figures `fer bench train-step --json` prints.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TrainStepReport {
+    /// Training images per second (forward, backward, Adam update) of the seed model.
+    pub images_per_s: f64,
+    /// GFLOP/s of a large square sgemm through the `gemm` crate on all threads: the roofline.
+    pub gemm_gflops: f64,
+    /// GFLOP/s of the seed's convolutions, forward and backward, at the benchmark's batch.
+    pub conv_gflops: f64,
+}
+
+/// Speed of one convolution layer, forward and backward.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvLayerTiming {
+    /// The layer.
+    pub shape: ConvShape,
+    /// Best forward time, seconds.
+    pub forward_s: f64,
+    /// Best backward time (input, weight and bias gradients), seconds.
+    pub backward_s: f64,
+}
+
+impl ConvLayerTiming {
+    /// Forward + backward GFLOP/s (the backward pass counts twice the forward's FLOPs).
+    pub fn gflops(&self) -> f64 {
+        3.0 * self.shape.forward_flops() / (self.forward_s + self.backward_s) / 1e9
+    }
+}
+
+/// Seconds of the fastest of `repeats` runs of `f`.
+fn best_of(repeats: usize, mut f: impl FnMut()) -> f64 {
+    (0..repeats.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Seeded uniform values in [-1, 1).
+fn random_values(len: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect()
+}
+
+/// GFLOP/s of a `size x size x size` f32 product on all rayon threads, best of `repeats`.
+pub fn gemm_roofline(size: usize, repeats: usize) -> f64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let a = random_values(size * size, &mut rng);
+    let b = random_values(size * size, &mut rng);
+    let mut c = vec![0.0f32; size * size];
+    let threads = rayon::current_num_threads();
+    let seconds = best_of(repeats, || {
+        matmul(
+            MatMut::row_major(&mut c, size, size),
+            MatRef::row_major(&a, size, size),
+            MatRef::row_major(&b, size, size),
+            false,
+            threads,
+        )
+    });
+    2.0 * (size as f64).powi(3) / seconds / 1e9
+}
+
+/// The seed's five convolutions at `batch` images of 48x48 (stem, then the four blocks).
+pub fn seed_conv_shapes(batch: usize) -> Result<Vec<ConvShape>> {
+    // (in channels, side, out channels, kernel, padding)
+    let layers = [
+        (1, 48, 32, 3, 1),
+        (32, 48, 64, 3, 1),
+        (64, 24, 128, 5, 2),
+        (128, 12, 512, 3, 1),
+        (512, 6, 512, 3, 1),
+    ];
+    layers
+        .iter()
+        .map(|&(c, side, o, k, p)| {
+            Ok(ConvShape {
+                batch,
+                out_channels: o,
+                geometry: WindowGeometry::new(c, side, side, k, 1, p)?,
+            })
+        })
+        .collect()
+}
+
+/// Times forward and backward of each convolution in `shapes`, best of `repeats`.
+pub fn time_conv_layers(shapes: &[ConvShape], repeats: usize) -> Vec<ConvLayerTiming> {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    shapes
+        .iter()
+        .map(|shape| {
+            let g = shape.geometry;
+            let x = random_values(shape.batch * g.image_len(), &mut rng);
+            let w = random_values(shape.out_channels * g.col_rows(), &mut rng);
+            let b = random_values(shape.out_channels, &mut rng);
+            let mut y = Vec::new();
+            let forward_s = best_of(repeats, || y = conv2d_forward(&x, &w, &b, shape));
+            let mut gx = vec![0.0; x.len()];
+            let mut gw = vec![0.0; w.len()];
+            let mut gb = vec![0.0; b.len()];
+            let backward_s = best_of(repeats, || {
+                conv2d_backward(&x, &w, &y, shape, &mut gx, &mut gw, &mut gb)
+            });
+            ConvLayerTiming {
+                shape: *shape,
+                forward_s,
+                backward_s,
+            }
+        })
+        .collect()
+}
+
+/// Total forward + backward GFLOP/s over `timings`.
+pub fn combined_gflops(timings: &[ConvLayerTiming]) -> f64 {
+    let flops: f64 = timings.iter().map(|t| 3.0 * t.shape.forward_flops()).sum();
+    let seconds: f64 = timings.iter().map(|t| t.forward_s + t.backward_s).sum();
+    flops / seconds / 1e9
+}
+
+/// Training images per second of the seed model: `steps` timed steps of `batch` seeded random
+/// images (after two untimed warm-up steps), each a training forward pass, cross-entropy,
+/// backward pass and Adam update (Keras' defaults: learning rate 1e-3). Returns the best
+/// single-step rate and the mean over all steps.
+pub fn seed_train_step(batch: usize, steps: usize, seed: u64) -> Result<(f64, f64)> {
+    if batch == 0 {
+        return Err(FerError::invalid_parameter("batch", "must be at least 1"));
+    }
+    if steps == 0 {
+        return Err(FerError::invalid_parameter("steps", "must be at least 1"));
+    }
+    let dev = Cpu::seed_from_u64(seed);
+    let mut model = SeedModel::build(&dev)?;
+    let mut grads = model.try_alloc_grads()?;
+    let mut opt = Adam::new(&model, AdamConfig::default());
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let side = SEED_INPUT_SIDE;
+    let images = random_values(batch * side * side, &mut rng);
+    let mut one_hot = vec![0.0f32; batch * SEED_CLASSES];
+    for row in one_hot.chunks_exact_mut(SEED_CLASSES) {
+        row[rng.gen_range(0..SEED_CLASSES)] = 1.0;
+    }
+    let mut step_seconds = Vec::with_capacity(steps);
+    for step in 0..steps + 2 {
+        let start = Instant::now();
+        let x = dev.try_tensor_from_vec(
+            images.clone(),
+            (batch, Const::<1>, Const::<48>, Const::<48>),
+        )?;
+        let targets = dev.try_tensor_from_vec(one_hot.clone(), (batch, Const::<7>))?;
+        let logits = model.forward_train(x.traced(grads))?;
+        let loss = cross_entropy_with_logits_loss(logits, targets);
+        grads = loss.try_backward()?;
+        opt.update(&mut model, &grads)
+            .map_err(|e| FerError::Fit(format!("Adam update: {e}")))?;
+        model.try_zero_grads(&mut grads)?;
+        if step >= 2 {
+            step_seconds.push(start.elapsed().as_secs_f64());
+        }
+    }
+    let best = step_seconds.iter().copied().fold(f64::INFINITY, f64::min);
+    let total: f64 = step_seconds.iter().sum();
+    Ok((batch as f64 / best, (batch * steps) as f64 / total))
+}

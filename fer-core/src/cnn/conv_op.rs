@@ -1,0 +1,579 @@
+//! 2-D convolution as a dfdx tensor operation: forward pass and a backward pass registered on
+//! the tape, both as im2col + GEMM.
+//!
+//! dfdx 0.13 has a convolution only behind its `nightly` feature, which no longer builds, so
+//! this op is written on dfdx's stable public API (`split_tape`, `Tape::add_backward_op`,
+//! `Gradients::get_or_alloc_mut`, `put_tape`).
+//!
+//! The batch is processed in chunks of whole images: the chunk's column matrix
+//! (`C*K*K x images*H'*W'`) is built in parallel over channels, multiplied once by the weight
+//! matrix on all cores, and scattered back to NCHW. Chunks keep the column matrix near the size
+//! of the last-level cache while giving the GEMM enough columns to run at full speed even for
+//! the small late layers (6x6 planes). The backward pass rebuilds the column matrix instead of
+//! keeping it (it is `K*K` times the input), then computes `dW += dY * cols^T`,
+//! `db += rowsum(dY)` and `dcols = W^T * dY`, and folds `dcols` back with col2im.
+
+use dfdx::shapes::{Dim, HasShape};
+use dfdx::tensor::{Cpu, Merge, PutTape, SplitTape, Tape, Tensor, TensorFromVec};
+use dfdx::tensor_ops::ReshapeTo;
+use rayon::prelude::*;
+
+use super::im2col::{col2im_add, im2col_channel, WindowGeometry};
+use super::matmul::{matmul, MatMut, MatRef};
+use crate::error::{FerError, Result};
+
+/// Target size of one chunk's column matrix in bytes (a quarter of this machine's 32 MiB L3;
+/// measured in `cnn::bench`, larger chunks were not faster).
+const CHUNK_COL_BYTES: usize = 8 << 20;
+
+/// Everything about one convolution call that is not data: batch size, window geometry and
+/// output channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    /// Images in the batch.
+    pub batch: usize,
+    /// Output channels (filters).
+    pub out_channels: usize,
+    /// The window over one input image.
+    pub geometry: WindowGeometry,
+}
+
+impl ConvShape {
+    /// Multiply-adds times two of the forward pass: `2 * N * O * H' * W' * C * K * K`.
+    /// The backward pass costs twice that (weight and input gradients).
+    pub fn forward_flops(&self) -> f64 {
+        2.0 * (self.batch * self.out_channels * self.geometry.out_plane()) as f64
+            * self.geometry.col_rows() as f64
+    }
+
+    fn input_len(&self) -> usize {
+        self.batch * self.geometry.image_len()
+    }
+
+    fn output_len(&self) -> usize {
+        self.batch * self.out_channels * self.geometry.out_plane()
+    }
+
+    fn weight_len(&self) -> usize {
+        self.out_channels * self.geometry.col_rows()
+    }
+
+    /// Images per chunk: as many as fit [`CHUNK_COL_BYTES`] of column matrix, at least one.
+    fn chunk_images(&self) -> usize {
+        let per_image = self.geometry.col_rows() * self.geometry.out_plane() * 4;
+        (CHUNK_COL_BYTES / per_image.max(1)).clamp(1, self.batch.max(1))
+    }
+}
+
+/// Builds the column matrix of images `first .. first + count` of `input` into `col`
+/// (`col_rows x count * out_plane`), in parallel over channels.
+fn build_columns(input: &[f32], shape: &ConvShape, first: usize, count: usize, col: &mut [f32]) {
+    let g = &shape.geometry;
+    let plane_len = g.height * g.width;
+    let width = count * g.out_plane();
+    let slab_len = g.kernel * g.kernel * width;
+    col.par_chunks_mut(slab_len)
+        .enumerate()
+        .for_each(|(c, slab)| {
+            for i in 0..count {
+                let image = (first + i) * g.image_len();
+                let plane = &input[image + c * plane_len..image + (c + 1) * plane_len];
+                im2col_channel(plane, g, slab, width, i * g.out_plane());
+            }
+        });
+}
+
+/// Forward pass on plain slices: `input` is `N x C x H x W`, `weight` is `O x C x K x K`,
+/// `bias` has `O` entries; returns the `N x O x H' x W'` output.
+pub fn conv2d_forward(input: &[f32], weight: &[f32], bias: &[f32], shape: &ConvShape) -> Vec<f32> {
+    forward_in_chunks(input, weight, bias, shape, shape.chunk_images())
+}
+
+/// [`conv2d_forward`] with `chunk` images per GEMM.
+fn forward_in_chunks(
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    shape: &ConvShape,
+    chunk: usize,
+) -> Vec<f32> {
+    assert_eq!(input.len(), shape.input_len());
+    assert_eq!(weight.len(), shape.weight_len());
+    assert_eq!(bias.len(), shape.out_channels);
+    let g = &shape.geometry;
+    let (rows, plane, outc) = (g.col_rows(), g.out_plane(), shape.out_channels);
+    let threads = rayon::current_num_threads();
+    let mut output = vec![0.0f32; shape.output_len()];
+    let mut col = vec![0.0f32; rows * chunk * plane];
+    let mut out_mat = vec![0.0f32; outc * chunk * plane];
+    for first in (0..shape.batch).step_by(chunk) {
+        let count = chunk.min(shape.batch - first);
+        let width = count * plane;
+        let col = &mut col[..rows * width];
+        let out_mat = &mut out_mat[..outc * width];
+        build_columns(input, shape, first, count, col);
+        // [O, count * H'W'] = [O, C*K*K] x [C*K*K, count * H'W']
+        matmul(
+            MatMut::row_major(out_mat, outc, width),
+            MatRef::row_major(weight, outc, rows),
+            MatRef::row_major(col, rows, width),
+            false,
+            threads,
+        );
+        let out_images = &mut output[first * outc * plane..(first + count) * outc * plane];
+        out_images
+            .par_chunks_mut(outc * plane)
+            .enumerate()
+            .for_each(|(i, image)| {
+                for (o, dst) in image.chunks_exact_mut(plane).enumerate() {
+                    let src = &out_mat[o * width + i * plane..o * width + (i + 1) * plane];
+                    for (d, s) in dst.iter_mut().zip(src) {
+                        *d = s + bias[o];
+                    }
+                }
+            });
+    }
+    output
+}
+
+/// Backward pass on plain slices: given the forward inputs and the output gradient, adds the
+/// input gradient to `grad_input`, the weight gradient to `grad_weight` and the bias gradient
+/// to `grad_bias` (dfdx accumulates gradients, so nothing is overwritten).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward(
+    input: &[f32],
+    weight: &[f32],
+    grad_output: &[f32],
+    shape: &ConvShape,
+    grad_input: &mut [f32],
+    grad_weight: &mut [f32],
+    grad_bias: &mut [f32],
+) {
+    let chunk = shape.chunk_images();
+    backward_in_chunks(
+        input,
+        weight,
+        grad_output,
+        shape,
+        grad_input,
+        grad_weight,
+        grad_bias,
+        chunk,
+    );
+}
+
+/// [`conv2d_backward`] with `chunk` images per GEMM.
+#[allow(clippy::too_many_arguments)]
+fn backward_in_chunks(
+    input: &[f32],
+    weight: &[f32],
+    grad_output: &[f32],
+    shape: &ConvShape,
+    grad_input: &mut [f32],
+    grad_weight: &mut [f32],
+    grad_bias: &mut [f32],
+    chunk: usize,
+) {
+    assert_eq!(input.len(), shape.input_len());
+    assert_eq!(grad_input.len(), shape.input_len());
+    assert_eq!(weight.len(), shape.weight_len());
+    assert_eq!(grad_weight.len(), shape.weight_len());
+    assert_eq!(grad_output.len(), shape.output_len());
+    assert_eq!(grad_bias.len(), shape.out_channels);
+    let g = &shape.geometry;
+    let (rows, plane, outc) = (g.col_rows(), g.out_plane(), shape.out_channels);
+    let threads = rayon::current_num_threads();
+    let mut col = vec![0.0f32; rows * chunk * plane];
+    let mut dy = vec![0.0f32; outc * chunk * plane];
+    for first in (0..shape.batch).step_by(chunk) {
+        let count = chunk.min(shape.batch - first);
+        let width = count * plane;
+        let col = &mut col[..rows * width];
+        let dy = &mut dy[..outc * width];
+        // Gather the chunk's output gradient as [O, count * H'W'] and sum it for the bias.
+        let image_stride = outc * plane;
+        dy.par_chunks_mut(width)
+            .zip(grad_bias.par_iter_mut())
+            .enumerate()
+            .for_each(|(o, (row, gb))| {
+                for i in 0..count {
+                    let src = (first + i) * image_stride + o * plane;
+                    row[i * plane..(i + 1) * plane].copy_from_slice(&grad_output[src..src + plane]);
+                }
+                *gb += row.iter().sum::<f32>();
+            });
+        build_columns(input, shape, first, count, col);
+        // dW [O, C*K*K] += dY [O, width] x cols^T [width, C*K*K]
+        matmul(
+            MatMut::row_major(grad_weight, outc, rows),
+            MatRef::row_major(dy, outc, width),
+            MatRef::row_major(col, rows, width).t(),
+            true,
+            threads,
+        );
+        // dcols [C*K*K, width] = W^T [C*K*K, O] x dY [O, width]
+        matmul(
+            MatMut::row_major(col, rows, width),
+            MatRef::row_major(weight, outc, rows).t(),
+            MatRef::row_major(dy, outc, width),
+            false,
+            threads,
+        );
+        let col = &*col;
+        grad_input[first * g.image_len()..(first + count) * g.image_len()]
+            .par_chunks_mut(g.image_len())
+            .enumerate()
+            .for_each(|(i, image_grad)| col2im_add(col, g, width, i * plane, image_grad));
+    }
+}
+
+/// Moves a gradient buffer out of `grads` (allocating it as zeros if absent), so several can be
+/// borrowed at once without copying; [`put_grad!`] moves it back.
+macro_rules! take_grad {
+    ($grads:expr, $tensor:expr) => {
+        std::mem::take(&mut **$grads.get_or_alloc_mut($tensor)?)
+    };
+}
+
+/// Moves a buffer taken with [`take_grad!`] back into `grads`.
+macro_rules! put_grad {
+    ($grads:expr, $tensor:expr, $buffer:expr) => {
+        **$grads.get_or_alloc_mut($tensor)? = $buffer
+    };
+}
+pub(crate) use {put_grad, take_grad};
+
+/// 2-D convolution of an `N x C x H x W` batch with `O x C x K x K` filters and a bias, with
+/// zero padding `padding` on every side and step `stride`, as a dfdx operation: the result
+/// carries `x`'s tape (merged with the weight's and bias's), and `backward()` fills the
+/// gradients of all three.
+///
+/// Works for any tape on `x` and any dimension types (`usize` or `Const`); the output's
+/// channel dimension has the weight's first dimension type. Errors when the shapes do not fit
+/// (channels differ, the kernel is not square, or the window does not fit the padded image).
+pub fn conv2d<B, C, H, W, O, C2, K1, K2, T, TW, TB>(
+    x: Tensor<(B, C, H, W), f32, Cpu, T>,
+    weight: Tensor<(O, C2, K1, K2), f32, Cpu, TW>,
+    bias: Tensor<(O,), f32, Cpu, TB>,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor<(B, O, usize, usize), f32, Cpu, T>>
+where
+    B: Dim,
+    C: Dim,
+    H: Dim,
+    W: Dim,
+    O: Dim,
+    C2: Dim,
+    K1: Dim,
+    K2: Dim,
+    T: Tape<f32, Cpu> + Merge<TW> + Merge<TB>,
+    TW: Tape<f32, Cpu>,
+    TB: Tape<f32, Cpu>,
+{
+    let (b, c, h, w) = *x.shape();
+    let (o, c2, k1, k2) = *weight.shape();
+    if c.size() != c2.size() {
+        return Err(FerError::ShapeMismatch(format!(
+            "conv2d: input has {} channels but the weight expects {}",
+            c.size(),
+            c2.size()
+        )));
+    }
+    if k1.size() != k2.size() {
+        return Err(FerError::ShapeMismatch(format!(
+            "conv2d: kernel must be square, got {}x{}",
+            k1.size(),
+            k2.size()
+        )));
+    }
+    if bias.shape().0.size() != o.size() {
+        return Err(FerError::ShapeMismatch(format!(
+            "conv2d: bias has {} entries for {} filters",
+            bias.shape().0.size(),
+            o.size()
+        )));
+    }
+    let geometry = WindowGeometry::new(c.size(), h.size(), w.size(), k1.size(), stride, padding)?;
+    let shape = ConvShape {
+        batch: b.size(),
+        out_channels: o.size(),
+        geometry,
+    };
+    // dfdx tensors may be strided views (broadcasts, permutes); the kernels need dense data.
+    let (x, x_tape) = x.try_contiguous()?.split_tape();
+    let (weight, w_tape) = weight.try_contiguous()?.split_tape();
+    let (bias, b_tape) = bias.try_contiguous()?.split_tape();
+    let mut tape = x_tape.merge(w_tape).merge(b_tape);
+
+    let mut x_data = vec![0.0; shape.input_len()];
+    x.copy_into(&mut x_data);
+    let mut w_data = vec![0.0; shape.weight_len()];
+    weight.copy_into(&mut w_data);
+    let mut b_data = vec![0.0; shape.out_channels];
+    bias.copy_into(&mut b_data);
+
+    let out_data = conv2d_forward(&x_data, &w_data, &b_data, &shape);
+    let out_shape = (b, o, geometry.out_height, geometry.out_width);
+    let out = x.device().try_tensor_from_vec(out_data, out_shape)?;
+
+    let (x_ghost, w_ghost, b_ghost, out_ghost) =
+        (x.ghost(), weight.ghost(), bias.ghost(), out.ghost());
+    drop((x, weight, bias));
+    tape.add_backward_op(move |grads| {
+        let grad_out = take_grad!(grads, &out_ghost);
+        let mut grad_x = take_grad!(grads, &x_ghost);
+        let mut grad_w = take_grad!(grads, &w_ghost);
+        let mut grad_b = take_grad!(grads, &b_ghost);
+        conv2d_backward(
+            &x_data,
+            &w_data,
+            &grad_out,
+            &shape,
+            &mut grad_x,
+            &mut grad_w,
+            &mut grad_b,
+        );
+        put_grad!(grads, &out_ghost, grad_out);
+        put_grad!(grads, &x_ghost, grad_x);
+        put_grad!(grads, &w_ghost, grad_w);
+        put_grad!(grads, &b_ghost, grad_b);
+        Ok(())
+    });
+    Ok(out.put_tape(tape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dfdx::prelude::*;
+
+    /// Deterministic pseudo-random values in [-1, 1) (a fixed hash, so the tests need no RNG).
+    fn values(len: usize, salt: u64) -> Vec<f32> {
+        (0..len as u64)
+            .map(|i| {
+                let h = (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03);
+                let h = h ^ (h >> 29);
+                (h % 20_001) as f32 / 10_000.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// The textbook definition, in f64, with explicit loops and bounds checks for padding.
+    fn reference_conv(x: &[f64], w: &[f64], b: &[f64], s: &ConvShape) -> Vec<f64> {
+        let g = &s.geometry;
+        let (k, c_in) = (g.kernel, g.channels);
+        let mut out = vec![0.0; s.output_len()];
+        for n in 0..s.batch {
+            for o in 0..s.out_channels {
+                for oy in 0..g.out_height {
+                    for ox in 0..g.out_width {
+                        let mut acc = b[o];
+                        for c in 0..c_in {
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let iy = (oy * g.stride + ky) as isize - g.padding as isize;
+                                    let ix = (ox * g.stride + kx) as isize - g.padding as isize;
+                                    if iy < 0
+                                        || ix < 0
+                                        || iy >= g.height as isize
+                                        || ix >= g.width as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xi = ((n * c_in + c) * g.height + iy as usize) * g.width
+                                        + ix as usize;
+                                    let wi = ((o * c_in + c) * k + ky) * k + kx;
+                                    acc += x[xi] * w[wi];
+                                }
+                            }
+                        }
+                        out[((n * s.out_channels + o) * g.out_height + oy) * g.out_width + ox] =
+                            acc;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// (batch, channels, height, width, filters, kernel, stride, padding): odd and even sizes,
+    /// kernels 1/3/5, strides 1/2, paddings 0/1/2, batches 1 and 7.
+    const CASES: [(usize, usize, usize, usize, usize, usize, usize, usize); 8] = [
+        (1, 1, 5, 5, 2, 1, 1, 0),
+        (7, 2, 7, 5, 3, 3, 1, 1),
+        (1, 3, 9, 7, 2, 5, 2, 2),
+        (7, 2, 6, 7, 3, 3, 2, 0),
+        (1, 2, 5, 5, 2, 3, 1, 2),
+        (7, 1, 8, 8, 2, 5, 1, 2),
+        (7, 2, 7, 7, 4, 1, 2, 1),
+        (7, 3, 5, 6, 2, 5, 1, 0),
+    ];
+
+    fn shape_of(case: (usize, usize, usize, usize, usize, usize, usize, usize)) -> ConvShape {
+        let (n, c, h, w, o, k, s, p) = case;
+        ConvShape {
+            batch: n,
+            out_channels: o,
+            geometry: WindowGeometry::new(c, h, w, k, s, p).unwrap(),
+        }
+    }
+
+    fn to_f64(v: &[f32]) -> Vec<f64> {
+        v.iter().map(|&x| x as f64).collect()
+    }
+
+    #[test]
+    fn forward_matches_nested_loop_reference_in_every_chunking() {
+        for (i, &case) in CASES.iter().enumerate() {
+            let s = shape_of(case);
+            let x = values(s.input_len(), 3 * i as u64);
+            let w = values(s.weight_len(), 3 * i as u64 + 1);
+            let b = values(s.out_channels, 3 * i as u64 + 2);
+            let expected = reference_conv(&to_f64(&x), &to_f64(&w), &to_f64(&b), &s);
+            for chunk in [1, 3, s.chunk_images()] {
+                let got = forward_in_chunks(&x, &w, &b, &s, chunk);
+                for (j, (g, e)) in got.iter().zip(&expected).enumerate() {
+                    assert!(
+                        (*g as f64 - e).abs() < 1e-4,
+                        "case {case:?} chunk {chunk} [{j}]: {g} vs {e}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Gradients of `loss = sum(conv(x, w, b) * r)` from the dfdx op against central finite
+    /// differences of the f64 reference. The loss is linear in each of x, w and b, so the f64
+    /// differences are exact up to rounding (~1e-12); the 1e-4 tolerance covers the f32
+    /// arithmetic of the op (sums of at most 75 products of values in [-1, 1], each rounded at
+    /// 6e-8 relative).
+    #[test]
+    fn gradients_match_finite_differences() {
+        let dev: Cpu = Default::default();
+        for (i, &case) in CASES.iter().enumerate() {
+            let s = shape_of(case);
+            let g = s.geometry;
+            let (x, w, b) = (
+                values(s.input_len(), 7 * i as u64),
+                values(s.weight_len(), 7 * i as u64 + 1),
+                values(s.out_channels, 7 * i as u64 + 2),
+            );
+            let r = values(s.output_len(), 7 * i as u64 + 3);
+            let xt = dev.tensor_from_vec(x.clone(), (s.batch, g.channels, g.height, g.width));
+            let wt =
+                dev.tensor_from_vec(w.clone(), (s.out_channels, g.channels, g.kernel, g.kernel));
+            let bt = dev.tensor_from_vec(b.clone(), (s.out_channels,));
+            let y = conv2d(
+                xt.leaky_trace(),
+                wt.clone(),
+                bt.clone(),
+                g.stride,
+                g.padding,
+            )
+            .unwrap();
+            let rt = dev.tensor_from_vec(r.clone(), *y.shape());
+            let grads = (y * rt).sum().backward();
+
+            let (x64, w64, b64, r64) = (to_f64(&x), to_f64(&w), to_f64(&b), to_f64(&r));
+            let loss = |x: &[f64], w: &[f64], b: &[f64]| -> f64 {
+                reference_conv(x, w, b, &s)
+                    .iter()
+                    .zip(&r64)
+                    .map(|(a, b)| a * b)
+                    .sum()
+            };
+            let eps = 1e-3;
+            let check = |name: &str, analytic: Vec<f32>, which: usize| {
+                let mut params = [x64.clone(), w64.clone(), b64.clone()];
+                for j in 0..analytic.len() {
+                    let orig = params[which][j];
+                    params[which][j] = orig + eps;
+                    let up = loss(&params[0], &params[1], &params[2]);
+                    params[which][j] = orig - eps;
+                    let down = loss(&params[0], &params[1], &params[2]);
+                    params[which][j] = orig;
+                    let numeric = (up - down) / (2.0 * eps);
+                    let a = analytic[j] as f64;
+                    assert!(
+                        (a - numeric).abs() < 1e-4 * (1.0 + numeric.abs()),
+                        "case {case:?} d{name}[{j}]: op {a} vs finite difference {numeric}"
+                    );
+                }
+            };
+            check("x", grads.get(&xt).as_vec(), 0);
+            check("w", grads.get(&wt).as_vec(), 1);
+            check("b", grads.get(&bt).as_vec(), 2);
+        }
+    }
+
+    /// The backward pass gives the same gradients however the batch is chunked.
+    #[test]
+    fn backward_is_independent_of_chunking() {
+        let s = shape_of(CASES[1]);
+        let x = values(s.input_len(), 11);
+        let w = values(s.weight_len(), 12);
+        let dy = values(s.output_len(), 13);
+        let run = |chunk| {
+            let (mut gx, mut gw, mut gb) = (
+                vec![0.0; s.input_len()],
+                vec![0.0; s.weight_len()],
+                vec![0.0; s.out_channels],
+            );
+            backward_in_chunks(&x, &w, &dy, &s, &mut gx, &mut gw, &mut gb, chunk);
+            (gx, gw, gb)
+        };
+        let whole = run(7);
+        for chunk in [1, 2, 3] {
+            let part = run(chunk);
+            for (a, b) in whole
+                .0
+                .iter()
+                .chain(&whole.1)
+                .chain(&whole.2)
+                .zip(part.0.iter().chain(&part.1).chain(&part.2))
+            {
+                assert!((a - b).abs() < 1e-4, "chunk {chunk}: {a} vs {b}");
+            }
+        }
+    }
+
+    /// dfdx accumulates: an input used by two convolutions gets the sum of both gradients.
+    #[test]
+    fn gradients_accumulate_across_uses() {
+        let dev: Cpu = Default::default();
+        let x = dev.tensor_from_vec(values(2 * 9, 1), (1usize, 2usize, 3usize, 3usize));
+        let w = dev.tensor_from_vec(values(2 * 2 * 9, 2), (2usize, 2usize, 3usize, 3usize));
+        let b = dev.tensor_from_vec(vec![0.0, 0.0], (2usize,));
+        let once = conv2d(x.leaky_trace(), w.clone(), b.clone(), 1, 1)
+            .unwrap()
+            .sum()
+            .backward();
+        let traced = x.leaky_trace();
+        let y1 = conv2d(traced.with_empty_tape(), w.clone(), b.clone(), 1, 1).unwrap();
+        let y2 = conv2d(traced, w.clone(), b.clone(), 1, 1).unwrap();
+        let twice = (y1.sum() + y2.sum()).backward();
+        for (a, b) in once.get(&x).as_vec().iter().zip(twice.get(&x).as_vec()) {
+            assert!((2.0 * a - b).abs() < 1e-5, "{a} * 2 vs {b}");
+        }
+    }
+
+    #[test]
+    fn mismatched_shapes_are_errors_not_panics() {
+        let dev: Cpu = Default::default();
+        let x = dev.zeros_like(&(1usize, 3usize, 5usize, 5usize));
+        let w = dev.zeros_like(&(2usize, 2usize, 3usize, 3usize));
+        let b = dev.zeros_like(&(2usize,));
+        let err = conv2d(x.clone(), w, b.clone(), 1, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("3 channels") && err.contains("expects 2"),
+            "{err}"
+        );
+        let w = dev.zeros_like(&(2usize, 3usize, 7usize, 7usize));
+        let err = conv2d(x, w, b, 1, 0).unwrap_err().to_string();
+        assert!(err.contains("7x7"), "{err}");
+    }
+}

@@ -1,0 +1,190 @@
+//! 2-D pooling as dfdx tensor operations: max and average over square windows (any kernel and
+//! stride, no padding, the output size rounded down as Keras' and PyTorch's defaults do), and
+//! global average pooling. Written on dfdx's stable public API because dfdx 0.13's pooling is
+//! behind its broken `nightly` feature.
+//!
+//! Max pooling ties: when several inputs of a window share the maximum, the whole gradient goes
+//! to the first of them in row-major window order (top row first, left to right), as PyTorch's
+//! CPU kernel does; a NaN counts as the maximum so it propagates.
+
+use dfdx::shapes::{Dim, HasShape};
+use dfdx::tensor::{Cpu, PutTape, SplitTape, Tape, Tensor, TensorFromVec};
+use dfdx::tensor_ops::ReshapeTo;
+use rayon::prelude::*;
+
+use super::conv_op::{put_grad, take_grad};
+use super::im2col::WindowGeometry;
+use crate::error::Result;
+
+/// Max pooling over `window` (channels = 1: planes are pooled independently) for every plane of
+/// `input`; returns the output and, per output, the flat index in its plane of the input that
+/// was chosen (the gradient's destination).
+fn max_pool_forward(input: &[f32], g: &WindowGeometry) -> (Vec<f32>, Vec<u32>) {
+    let (plane_in, plane_out) = (g.height * g.width, g.out_plane());
+    let planes = input.len() / plane_in;
+    let mut out = vec![0.0f32; planes * plane_out];
+    let mut argmax = vec![0u32; planes * plane_out];
+    out.par_chunks_mut(plane_out)
+        .zip(argmax.par_chunks_mut(plane_out))
+        .zip(input.par_chunks(plane_in))
+        .for_each(|((out, arg), plane)| {
+            for oy in 0..g.out_height {
+                for ox in 0..g.out_width {
+                    let (mut best, mut best_at) = (f32::NEG_INFINITY, usize::MAX);
+                    for ky in 0..g.kernel {
+                        let row = (oy * g.stride + ky) * g.width;
+                        for kx in 0..g.kernel {
+                            let at = row + ox * g.stride + kx;
+                            let v = plane[at];
+                            // Strictly greater: the first maximum wins ties; the first NaN
+                            // wins over everything.
+                            if best_at == usize::MAX || (!best.is_nan() && (v > best || v.is_nan()))
+                            {
+                                best = v;
+                                best_at = at;
+                            }
+                        }
+                    }
+                    out[oy * g.out_width + ox] = best;
+                    arg[oy * g.out_width + ox] = best_at as u32;
+                }
+            }
+        });
+    (out, argmax)
+}
+
+/// Average pooling of every plane of `input` (the divisor is always `kernel * kernel`: there is
+/// no padding to exclude).
+fn avg_pool_forward(input: &[f32], g: &WindowGeometry) -> Vec<f32> {
+    let (plane_in, plane_out) = (g.height * g.width, g.out_plane());
+    let scale = 1.0 / (g.kernel * g.kernel) as f32;
+    let mut out = vec![0.0f32; input.len() / plane_in * plane_out];
+    out.par_chunks_mut(plane_out)
+        .zip(input.par_chunks(plane_in))
+        .for_each(|(out, plane)| {
+            for oy in 0..g.out_height {
+                for ox in 0..g.out_width {
+                    let mut sum = 0.0;
+                    for ky in 0..g.kernel {
+                        let row = (oy * g.stride + ky) * g.width + ox * g.stride;
+                        sum += plane[row..row + g.kernel].iter().sum::<f32>();
+                    }
+                    out[oy * g.out_width + ox] = sum * scale;
+                }
+            }
+        });
+    out
+}
+
+/// The pooling kinds, as the shared driver below needs them.
+#[derive(Clone, Copy, Debug)]
+enum PoolKind {
+    Max,
+    Average,
+}
+
+/// Shared driver: pools `x` with `kind` and registers the backward pass.
+fn pool2d<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
+    x: Tensor<(B, C, H, W), f32, Cpu, T>,
+    kind: PoolKind,
+    kernel: usize,
+    stride: usize,
+) -> Result<Tensor<(B, C, usize, usize), f32, Cpu, T>> {
+    let (b, c, h, w) = *x.shape();
+    // Planes are pooled independently, so the geometry is that of one 1-channel plane.
+    let g = WindowGeometry::new(1, h.size(), w.size(), kernel, stride, 0)?;
+    let (x, mut tape) = x.try_contiguous()?.split_tape();
+    let mut x_data = vec![0.0; b.size() * c.size() * g.image_len()];
+    x.copy_into(&mut x_data);
+    let out_shape = (b, c, g.out_height, g.out_width);
+    let (plane_in, plane_out) = (g.image_len(), g.out_plane());
+    let x_ghost = x.ghost();
+    match kind {
+        PoolKind::Max => {
+            let (out_data, argmax) = max_pool_forward(&x_data, &g);
+            drop(x_data);
+            let out = x.device().try_tensor_from_vec(out_data, out_shape)?;
+            let out_ghost = out.ghost();
+            tape.add_backward_op(move |grads| {
+                let grad_out = take_grad!(grads, &out_ghost);
+                let mut grad_x = take_grad!(grads, &x_ghost);
+                grad_x
+                    .par_chunks_mut(plane_in)
+                    .zip(grad_out.par_chunks(plane_out))
+                    .zip(argmax.par_chunks(plane_out))
+                    .for_each(|((gx, gy), arg)| {
+                        for (v, &at) in gy.iter().zip(arg) {
+                            gx[at as usize] += v;
+                        }
+                    });
+                put_grad!(grads, &out_ghost, grad_out);
+                put_grad!(grads, &x_ghost, grad_x);
+                Ok(())
+            });
+            Ok(out.put_tape(tape))
+        }
+        PoolKind::Average => {
+            let out_data = avg_pool_forward(&x_data, &g);
+            drop(x_data);
+            let out = x.device().try_tensor_from_vec(out_data, out_shape)?;
+            let out_ghost = out.ghost();
+            let scale = 1.0 / (kernel * kernel) as f32;
+            tape.add_backward_op(move |grads| {
+                let grad_out = take_grad!(grads, &out_ghost);
+                let mut grad_x = take_grad!(grads, &x_ghost);
+                grad_x
+                    .par_chunks_mut(plane_in)
+                    .zip(grad_out.par_chunks(plane_out))
+                    .for_each(|(gx, gy)| {
+                        for oy in 0..g.out_height {
+                            for ox in 0..g.out_width {
+                                let v = gy[oy * g.out_width + ox] * scale;
+                                for ky in 0..g.kernel {
+                                    let row = (oy * g.stride + ky) * g.width + ox * g.stride;
+                                    for d in &mut gx[row..row + g.kernel] {
+                                        *d += v;
+                                    }
+                                }
+                            }
+                        }
+                    });
+                put_grad!(grads, &out_ghost, grad_out);
+                put_grad!(grads, &x_ghost, grad_x);
+                Ok(())
+            });
+            Ok(out.put_tape(tape))
+        }
+    }
+}
+
+/// Max pooling of an `N x C x H x W` batch over `kernel x kernel` windows taken every `stride`
+/// pixels (no padding; `H' = (H - kernel) / stride + 1`). The gradient of each output goes to
+/// the input that was its maximum; ties go to the first in row-major window order.
+/// Errors when the window is larger than the image or kernel/stride is 0.
+pub fn max_pool2d<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
+    x: Tensor<(B, C, H, W), f32, Cpu, T>,
+    kernel: usize,
+    stride: usize,
+) -> Result<Tensor<(B, C, usize, usize), f32, Cpu, T>> {
+    pool2d(x, PoolKind::Max, kernel, stride)
+}
+
+/// Average pooling of an `N x C x H x W` batch over `kernel x kernel` windows taken every
+/// `stride` pixels (no padding). Errors as [`max_pool2d`].
+pub fn avg_pool2d<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
+    x: Tensor<(B, C, H, W), f32, Cpu, T>,
+    kernel: usize,
+    stride: usize,
+) -> Result<Tensor<(B, C, usize, usize), f32, Cpu, T>> {
+    pool2d(x, PoolKind::Average, kernel, stride)
+}
+
+/// Global average pooling: the mean of each `H x W` plane, `N x C x H x W -> N x C`.
+/// dfdx's own `mean` reduction does exactly this on the stable API, with its backward pass.
+pub fn global_avg_pool2d<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
+    x: Tensor<(B, C, H, W), f32, Cpu, T>,
+) -> Result<Tensor<(B, C), f32, Cpu, T>> {
+    use dfdx::shapes::Axes2;
+    use dfdx::tensor_ops::MeanTo;
+    Ok(x.try_mean::<(B, C), Axes2<2, 3>>()?)
+}
