@@ -3,3 +3,5 @@
 //! Full-data tests read the data set from `FER2013_DIR` (`.ci/run` sets it to
 //! `../shared/fer2013`); without it they fail with a message saying so, rather than pass
 //! silently.
+
+mod baseline_cli;

@@ -154,6 +154,9 @@ fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
             Balance::Oversample => ClassBalance::Oversample,
         });
     if let Some(cell_side) = args.hog_cell_side {
+        if kind != FeatureKind::Hog {
+            anyhow::bail!("--hog-cell-side {cell_side} applies only to --features hog");
+        }
         params = params.hog(HogSettings {
             cell_side,
             ..HogSettings::default()

@@ -1,1 +1,0 @@
-//! Class balancing: class weights, a weighted sampler, SMOTE.

@@ -1,0 +1,256 @@
+//! `fer train baseline`: a small fitted run on a generated fixture, each bad input, and the
+//! accuracy claims on the full FER2013 data set.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use fer_core::baseline::BaselineModel;
+use fer_core::data::{self, IMAGE_SIDE};
+use fer_core::{Emotion, EmotionClassifier, Usage};
+use image::GrayImage;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+/// Writes a Kaggle-layout fixture: `train_per_class` Training faces and `test_per_class` each of
+/// PublicTest and PrivateTest per emotion, skipping the emotions in `without`. Each face shows a
+/// bright horizontal band whose height encodes its emotion (rows 6c..6c+6), over seeded noise,
+/// so the classes are linearly separable in pixel space and a working fit must score ~100%.
+fn write_fixture(root: &Path, train_per_class: usize, test_per_class: usize, without: &[Emotion]) {
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    for emotion in Emotion::ALL {
+        for (part, usages, n) in [
+            ("train", &[Usage::Training][..], train_per_class),
+            (
+                "test",
+                &[Usage::PublicTest, Usage::PrivateTest][..],
+                test_per_class,
+            ),
+        ] {
+            let dir = root.join(part).join(emotion.name());
+            std::fs::create_dir_all(&dir).unwrap();
+            if without.contains(&emotion) {
+                continue;
+            }
+            for usage in usages {
+                for i in 0..n {
+                    let face = GrayImage::from_fn(IMAGE_SIDE as u32, IMAGE_SIDE as u32, |_, y| {
+                        let band = y as usize / 6 == emotion.index();
+                        image::Luma([if band { 170 } else { 50 } + rng.gen_range(0..50u8)])
+                    });
+                    face.save(dir.join(format!("{}_{i}.png", usage.name())))
+                        .unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// Runs `fer` with `args`, with the decoded-data cache in `cache` so that tests never touch the
+/// user's cache folder.
+fn fer(cache: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fer"))
+        .args(args)
+        .env("FER_CACHE_DIR", cache)
+        .env_remove("FER2013_DIR")
+        .output()
+        .expect("the fer binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(out.status.success(), "fer failed: {}", stderr(out));
+    serde_json::from_slice(&out.stdout).expect("--json prints one JSON object")
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+#[test]
+fn a_small_fit_scores_the_separable_fixture_and_saves_a_model_that_reloads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data_dir, cache) = (tmp.path().join("fer"), tmp.path().join("cache"));
+    write_fixture(&data_dir, 12, 3, &[]);
+    let out_dir = tmp.path().join("run");
+    let run = |features: &str, extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "train",
+            "baseline",
+            "--data",
+            path_str(&data_dir),
+            "--features",
+            features,
+            "--max-iterations",
+            "30",
+            "--out",
+            path_str(out),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        json_of(&fer(&cache, &args))
+    };
+
+    let summary = run("raw", &[], &out_dir);
+    // The bands are 120 grey levels apart over 50 levels of noise: separable, so 100% expected
+    // (42 test faces, 21 per split); allow one miss.
+    for (key, faces) in [
+        ("test_accuracy", 42.0),
+        ("private_test_accuracy", 21.0),
+        ("public_test_accuracy", 21.0),
+    ] {
+        let accuracy = summary[key].as_f64().unwrap();
+        assert!(accuracy >= (faces - 1.0) / faces - 1e-9, "{key}: {summary}");
+    }
+    assert!(summary["macro_f1"].as_f64().unwrap() > 0.95, "{summary}");
+    assert!(summary["fit_seconds"].as_f64().unwrap() > 0.0, "{summary}");
+    assert_eq!(summary["train_samples"], 84);
+    assert_eq!(summary["feature_dim"], 2304);
+    let recall = summary["per_class_recall"].as_object().unwrap();
+    assert_eq!(recall.len(), 7, "{summary}");
+
+    // The saved model reloads and reproduces the reported test accuracy.
+    let model = BaselineModel::load(&out_dir.join("model.json")).unwrap();
+    let fer2013 = data::load_uncached(&data_dir).unwrap();
+    let predicted = model.predict(&fer2013.test).unwrap();
+    let correct = predicted
+        .iter()
+        .zip(fer2013.test.labels())
+        .filter(|(p, t)| p == t)
+        .count();
+    let reported = summary["test_accuracy"].as_f64().unwrap();
+    assert!((correct as f64 / fer2013.test.len() as f64 - reported).abs() < 1e-12);
+    let metrics: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(
+        metrics["summary"]["test_accuracy"],
+        summary["test_accuracy"]
+    );
+    assert_eq!(metrics["private_test"]["samples"], 21);
+
+    // Same command, same seed: byte-identical model file.
+    let again = tmp.path().join("again");
+    run("raw", &[], &again);
+    assert_eq!(
+        std::fs::read(out_dir.join("model.json")).unwrap(),
+        std::fs::read(again.join("model.json")).unwrap()
+    );
+
+    // HOG with PCA and oversampling runs end to end too, and reports the reduced dimension.
+    let hog_dir = tmp.path().join("hog");
+    let summary = run("hog", &["--pca", "20", "--balance", "oversample"], &hog_dir);
+    assert_eq!(summary["feature_dim"], 20, "{summary}");
+    assert_eq!(summary["features"], "hog+pca20", "{summary}");
+    assert!(
+        summary["test_accuracy"].as_f64().unwrap() > 0.9,
+        "{summary}"
+    );
+    let hog = BaselineModel::load(&hog_dir.join("model.json")).unwrap();
+    assert_eq!(hog.name(), "logistic (hog+pca20)");
+}
+
+#[test]
+fn bad_inputs_fail_with_a_message_naming_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let data_dir = tmp.path().join("fer");
+    write_fixture(&data_dir, 2, 1, &[]);
+    let no_disgust = tmp.path().join("no-disgust");
+    write_fixture(&no_disgust, 2, 1, &[Emotion::Disgust]);
+    let missing = tmp.path().join("nowhere");
+    let a_file = tmp.path().join("a-file");
+    std::fs::write(&a_file, b"not a folder").unwrap();
+    let out_in_file = a_file.join("run");
+
+    let args = |data: &Path, features: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "train",
+            "baseline",
+            "--data",
+            path_str(data),
+            "--features",
+            features,
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (args(&missing, "raw", &[]), "nowhere"),
+        (
+            args(&no_disgust, "raw", &[]),
+            "no training faces for disgust",
+        ),
+        (args(&data_dir, "raw", &["--pca", "0"]), "`pca`"),
+        (args(&data_dir, "raw", &["--pca", "5000"]), "`pca`"),
+        (args(&data_dir, "raw", &["--alpha=-1"]), "`alpha`"),
+        (
+            args(&data_dir, "raw", &["--max-iterations", "0"]),
+            "`max_iterations`",
+        ),
+        (
+            args(&data_dir, "hog", &["--hog-cell-side", "5"]),
+            "hog.cell_side",
+        ),
+        (
+            args(&data_dir, "raw", &["--hog-cell-side", "8"]),
+            "only to --features hog",
+        ),
+        (
+            args(
+                &data_dir,
+                "raw",
+                &["--max-iterations", "3", "--out", path_str(&out_in_file)],
+            ),
+            "a-file",
+        ),
+        (args(&data_dir, "sift", &[]), "sift"),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = fer(&cache, &args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let message = stderr(&out);
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert!(!message.contains("panicked"), "{args:?}: {message}");
+    }
+}
+
+/// The data set for full-data checks, from `FER2013_DIR`; fails (rather than passing silently)
+/// when it is not set.
+fn full_data() -> PathBuf {
+    let dir = std::env::var_os("FER2013_DIR")
+        .expect("FER2013_DIR must name the FER2013 data set for the full-data tests");
+    PathBuf::from(dir)
+}
+
+#[test]
+fn hog_baseline_on_full_fer2013_reaches_the_documented_accuracy() {
+    let data_dir = full_data();
+    let out = Command::new(env!("CARGO_BIN_EXE_fer"))
+        .args([
+            "train",
+            "baseline",
+            "--data",
+            path_str(&data_dir),
+            "--features",
+            "hog",
+            "--json",
+        ])
+        .output()
+        .expect("the fer binary runs");
+    let summary = json_of(&out);
+    // Measured for the default HOG settings: 48.2% on test/ (issue 6 asks for at least 45%).
+    // The bound leaves room only for platform rounding differences in L-BFGS.
+    assert!(
+        summary["test_accuracy"].as_f64().unwrap() >= 0.45,
+        "{summary}"
+    );
+    assert!(
+        summary["private_test_accuracy"].as_f64().unwrap() >= 0.45,
+        "{summary}"
+    );
+    assert_eq!(summary["train_samples"], 28709);
+}
