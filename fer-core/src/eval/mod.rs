@@ -1,1 +1,30 @@
 //! Evaluation: metrics, confusion matrices, classification reports and error analysis.
+//!
+//! Every metric follows scikit-learn's definition and zero-division convention (0), and is
+//! checked against scikit-learn on a shared fixture (`fixtures/make_sklearn_reference.py`).
+
+mod calibration;
+mod comparison;
+mod confusion;
+mod evaluation;
+mod history;
+mod mcnemar;
+mod per_class;
+mod predictions;
+mod report;
+mod scores;
+#[cfg(test)]
+mod sklearn_reference;
+
+pub use calibration::{Calibration, ReliabilityBin, DEFAULT_CALIBRATION_BINS};
+pub use comparison::ModelComparison;
+pub use confusion::ConfusionMatrix;
+pub use evaluation::Evaluation;
+pub use history::EpochRecord;
+pub use mcnemar::{McNemarMethod, McNemarTest, EXACT_TEST_BELOW};
+pub use per_class::{AveragedMetrics, ClassMetrics, PerClassMetrics};
+pub use predictions::{
+    check_labels, check_probabilities, predicted_labels, PROBABILITY_SUM_TOLERANCE,
+};
+pub use report::{ClassificationReport, REPORT_DIGITS};
+pub use scores::{accuracy, balanced_accuracy, log_loss, top_k_accuracy, LOG_LOSS_EPSILON};
