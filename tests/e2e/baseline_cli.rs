@@ -139,9 +139,9 @@ fn a_small_fit_scores_the_separable_fixture_and_saves_a_model_that_reloads() {
         std::fs::read(again.join("model.json")).unwrap()
     );
 
-    // HOG with PCA and oversampling runs end to end too, and reports the reduced dimension.
+    // HOG with PCA and SMOTE runs end to end too, and reports the reduced dimension.
     let hog_dir = tmp.path().join("hog");
-    let summary = run("hog", &["--pca", "20", "--balance", "oversample"], &hog_dir);
+    let summary = run("hog", &["--pca", "20", "--balance", "smote"], &hog_dir);
     assert_eq!(summary["feature_dim"], 20, "{summary}");
     assert_eq!(summary["features"], "hog+pca20", "{summary}");
     assert!(

@@ -56,7 +56,7 @@ struct BaselineArgs {
     #[arg(long, value_name = "PIXELS")]
     hog_cell_side: Option<usize>,
 
-    /// L2 penalty (linfa's alpha, over the summed log-loss). Default 10.
+    /// L2 penalty (linfa's alpha, over the summed log-loss). Default 300.
     #[arg(long)]
     alpha: Option<f32>,
 
@@ -99,8 +99,10 @@ enum Features {
 enum Balance {
     /// The training set as it is.
     None,
-    /// Resample every class to the size of the largest.
+    /// Top every class up to the size of the largest with copies of its faces.
     Oversample,
+    /// Top every class up to the size of the largest with SMOTE samples.
+    Smote,
 }
 
 /// What `fer train baseline` prints (`--json`) and saves beside the model.
@@ -152,6 +154,7 @@ fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
         .balance(match args.balance {
             Balance::None => ClassBalance::None,
             Balance::Oversample => ClassBalance::Oversample,
+            Balance::Smote => ClassBalance::Smote,
         });
     if let Some(cell_side) = args.hog_cell_side {
         if kind != FeatureKind::Hog {
