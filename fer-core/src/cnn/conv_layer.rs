@@ -132,3 +132,113 @@ where
     D: Storage<E>,
 {
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cnn::MaxPool2d;
+    use dfdx::nn::modules::{BatchNorm2D, Linear};
+    use dfdx::optim::{Adam, AdamConfig, Optimizer};
+    use dfdx::prelude::*;
+
+    type Small = Conv2d<3, 8, 3, 1, 1>;
+
+    /// PyTorch's bound for fan_in = 3 * 3 * 3: 1 / sqrt(27) = 0.19245.
+    #[test]
+    fn initialisation_is_pytorch_default_uniform() {
+        let dev = Cpu::seed_from_u64(0);
+        let conv: Small = BuildModule::build(&dev);
+        let bound = 1.0 / 27f32.sqrt();
+        for values in [conv.weight.as_vec(), conv.bias.as_vec()] {
+            assert!(values.iter().all(|v| v.abs() <= bound), "outside ±{bound}");
+        }
+        // 216 uniform draws: the largest magnitude is near the bound, the mean near zero.
+        let w = conv.weight.as_vec();
+        let largest = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(largest > 0.9 * bound, "largest {largest}");
+        assert!((w.iter().sum::<f32>() / w.len() as f32).abs() < 0.03);
+        assert_eq!(conv.num_trainable_params(), 8 * 3 * 9 + 8);
+    }
+
+    #[test]
+    fn same_seed_same_weights() {
+        let a: Small = BuildModule::build(&Cpu::seed_from_u64(7));
+        let b: Small = BuildModule::build(&Cpu::seed_from_u64(7));
+        let c: Small = BuildModule::build(&Cpu::seed_from_u64(8));
+        assert_eq!(a.weight.as_vec(), b.weight.as_vec());
+        assert_ne!(a.weight.as_vec(), c.weight.as_vec());
+    }
+
+    #[test]
+    fn forward_gives_compile_time_channels_and_checks_the_input() {
+        let dev = Cpu::seed_from_u64(0);
+        let conv: Conv2d<3, 8, 3, 2, 1> = BuildModule::build(&dev);
+        let x = dev.sample_normal_like(&(2usize, 3usize, 7usize, 6usize));
+        let y: Tensor<(usize, Const<8>, usize, usize), f32, Cpu> = conv.forward(x);
+        assert_eq!(*y.shape(), (2, Const::<8>, 4, 3));
+        let wrong = dev.sample_normal_like(&(2usize, 4usize, 7usize, 6usize));
+        let err = conv.try_forward(wrong).unwrap_err().to_string();
+        assert!(err.contains("4 channels"), "{err}");
+    }
+
+    #[test]
+    fn safetensors_round_trip() {
+        let dev = Cpu::seed_from_u64(1);
+        let saved: Small = BuildModule::build(&dev);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("conv.safetensors");
+        saved.save_safetensors(&path).unwrap();
+        let mut loaded: Small = BuildModule::build(&Cpu::seed_from_u64(2));
+        assert_ne!(loaded.weight.as_vec(), saved.weight.as_vec());
+        loaded.load_safetensors(&path).unwrap();
+        assert_eq!(loaded.weight.as_vec(), saved.weight.as_vec());
+        assert_eq!(loaded.bias.as_vec(), saved.bias.as_vec());
+    }
+
+    /// Conv2d + BatchNorm2D + ReLU + max pool + Linear, trained with dfdx's Adam on one fixed
+    /// batch: every parameter gets a gradient (Adam rejects unused ones) and the loss falls.
+    #[test]
+    fn a_small_cnn_learns_with_adam() {
+        let dev = Cpu::seed_from_u64(3);
+        type Net = (
+            Conv2d<1, 4, 3, 1, 1>,
+            BatchNorm2D<4, f32, Cpu>,
+            Linear<64, 3, f32, Cpu>,
+        );
+        let mut net: Net = BuildModule::build(&dev);
+        let mut grads = net.alloc_grads();
+        let mut opt = Adam::new(
+            &net,
+            AdamConfig {
+                lr: 1e-2,
+                ..Default::default()
+            },
+        );
+        let x: Tensor<(usize, Const<1>, Const<8>, Const<8>), f32, Cpu> =
+            dev.sample_normal_like(&(6, Const, Const, Const));
+        let labels = [0usize, 1, 2, 0, 1, 2];
+        let mut one_hot = vec![0.0f32; 18];
+        for (i, &l) in labels.iter().enumerate() {
+            one_hot[i * 3 + l] = 1.0;
+        }
+        let y = dev.tensor_from_vec(one_hot, (6usize, Const::<3>));
+        let mut losses = Vec::new();
+        for _ in 0..15 {
+            let h = net.0.try_conv(x.clone().traced(grads)).unwrap();
+            let h = net.1.forward_mut(h).relu();
+            let h = MaxPool2d::<2, 2>.try_forward(h).unwrap(); // [6, 4, 4, 4]
+            let h = h.reshape_like(&(6usize, Const::<64>));
+            let loss = cross_entropy_with_logits_loss(net.2.forward(h), y.clone());
+            losses.push(loss.array());
+            grads = loss.backward();
+            opt.update(&mut net, &grads).unwrap();
+            net.zero_grads(&mut grads);
+        }
+        assert!(
+            losses[14] < 0.5 * losses[0],
+            "loss went from {} to {}",
+            losses[0],
+            losses[14]
+        );
+    }
+}

@@ -6,6 +6,7 @@
 //! operations on dfdx's stable API (im2col + the `gemm` crate), and [`Conv2d`], [`MaxPool2d`],
 //! [`AvgPool2d`] and [`GlobalAvgPool`] the layers that compose with dfdx's own.
 
+pub mod allocator;
 pub mod bench;
 pub mod conv_layer;
 pub mod conv_op;
@@ -15,6 +16,7 @@ pub mod pool_layer;
 pub mod pool_op;
 pub mod seed_model;
 
+pub use allocator::retain_freed_memory;
 pub use conv_layer::Conv2d;
 pub use conv_op::{conv2d, ConvShape};
 pub use im2col::WindowGeometry;

@@ -188,3 +188,163 @@ pub fn global_avg_pool2d<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
     use dfdx::tensor_ops::MeanTo;
     Ok(x.try_mean::<(B, C), Axes2<2, 3>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dfdx::prelude::*;
+
+    fn dev() -> Cpu {
+        Cpu::default()
+    }
+
+    /// Distinct values in an order unrelated to position (a multiplicative hash mod a prime).
+    fn scrambled(len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919 + 13) % 1009) as f32 / 100.0)
+            .collect()
+    }
+
+    /// Plain-loop reference pooling of one plane (max or mean).
+    fn reference(plane: &[f32], h: usize, w: usize, k: usize, s: usize, max: bool) -> Vec<f32> {
+        let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
+        let mut out = Vec::new();
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let vals: Vec<f32> = (0..k * k)
+                    .map(|t| plane[(oy * s + t / k) * w + ox * s + t % k])
+                    .collect();
+                out.push(if max {
+                    vals.iter().cloned().fold(f32::NEG_INFINITY, f32::max)
+                } else {
+                    vals.iter().sum::<f32>() / (k * k) as f32
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn forward_matches_reference_for_several_windows() {
+        for &(h, w, k, s) in &[
+            (6, 6, 2, 2),
+            (7, 5, 2, 2),
+            (9, 7, 3, 2),
+            (5, 5, 3, 1),
+            (4, 6, 1, 1),
+        ] {
+            let data = scrambled(2 * 3 * h * w);
+            let x = dev().tensor_from_vec(data.clone(), (2usize, 3usize, h, w));
+            let max = max_pool2d(x.clone(), k, s).unwrap().as_vec();
+            let avg = avg_pool2d(x, k, s).unwrap().as_vec();
+            let (mut want_max, mut want_avg) = (Vec::new(), Vec::new());
+            for plane in data.chunks(h * w) {
+                want_max.extend(reference(plane, h, w, k, s, true));
+                want_avg.extend(reference(plane, h, w, k, s, false));
+            }
+            assert_eq!(max, want_max, "max {h}x{w} k{k} s{s}");
+            for (a, b) in avg.iter().zip(&want_avg) {
+                assert!((a - b).abs() < 1e-5, "avg {h}x{w} k{k} s{s}: {a} vs {b}");
+            }
+        }
+    }
+
+    /// With distinct values, each output's gradient lands exactly on its window's maximum.
+    #[test]
+    fn max_pool_sends_the_gradient_to_the_maximum() {
+        let (h, w) = (5, 7);
+        let data = scrambled(2 * h * w);
+        let x = dev().tensor_from_vec(data.clone(), (1usize, 2usize, h, w));
+        let y = max_pool2d(x.leaky_trace(), 2, 2).unwrap();
+        let (oh, ow) = (2, 3);
+        let r: Vec<f32> = (0..2 * oh * ow).map(|i| i as f32 + 1.0).collect();
+        let rt = dev().tensor_from_vec(r.clone(), *y.shape());
+        let grad = (y * rt).sum().backward().get(&x).as_vec();
+        let mut want = vec![0.0; data.len()];
+        for c in 0..2 {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let at = (0..4)
+                        .map(|t| c * h * w + (2 * oy + t / 2) * w + 2 * ox + t % 2)
+                        .max_by(|&a, &b| data[a].total_cmp(&data[b]))
+                        .unwrap();
+                    want[at] += r[(c * oh + oy) * ow + ox];
+                }
+            }
+        }
+        assert_eq!(grad, want);
+    }
+
+    /// Ties: the gradient goes to the first maximum in row-major window order only.
+    #[test]
+    fn max_pool_ties_go_to_the_first_maximum() {
+        #[rustfmt::skip]
+        let data = vec![
+            1.0, 1.0,   0.0, 2.0,
+            1.0, 1.0,   2.0, 2.0,
+        ];
+        let x = dev().tensor_from_vec(data, (1usize, 1usize, 2usize, 4usize));
+        let y = max_pool2d(x.leaky_trace(), 2, 2).unwrap();
+        assert_eq!(y.as_vec(), [1.0, 2.0]);
+        let grad = y.sum().backward().get(&x).as_vec();
+        assert_eq!(grad, [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    /// Average pooling's gradient against central finite differences (the loss is linear in
+    /// the input, so the differences are exact up to f32 rounding of sums of 9 terms).
+    #[test]
+    fn avg_pool_gradient_matches_finite_differences() {
+        let (h, w, k, s) = (7, 6, 3, 2);
+        let data = scrambled(2 * h * w);
+        let r = scrambled(2 * 3 * 2)
+            .iter()
+            .map(|v| v - 5.0)
+            .collect::<Vec<_>>();
+        let loss = |d: &[f32]| -> f32 {
+            let x = dev().tensor_from_vec(d.to_vec(), (1usize, 2usize, h, w));
+            let y = avg_pool2d(x, k, s).unwrap().as_vec();
+            y.iter().zip(&r).map(|(a, b)| a * b).sum()
+        };
+        let x = dev().tensor_from_vec(data.clone(), (1usize, 2usize, h, w));
+        let y = avg_pool2d(x.leaky_trace(), k, s).unwrap();
+        let rt = dev().tensor_from_vec(r.clone(), *y.shape());
+        let grad = (y * rt).sum().backward().get(&x).as_vec();
+        let eps = 1e-2;
+        for j in 0..data.len() {
+            let mut d = data.clone();
+            d[j] += eps;
+            let up = loss(&d);
+            d[j] -= 2.0 * eps;
+            let down = loss(&d);
+            let numeric = (up - down) / (2.0 * eps);
+            assert!(
+                (grad[j] - numeric).abs() < 1e-3,
+                "[{j}] {} vs {numeric}",
+                grad[j]
+            );
+        }
+    }
+
+    /// Global average pooling gives each plane's mean and spreads 1 / (H * W) back.
+    #[test]
+    fn global_average_pool_is_the_plane_mean() {
+        let x = dev().tensor_from_vec(
+            (0..12).map(|v| v as f32).collect(),
+            (1usize, 2usize, 2usize, 3usize),
+        );
+        let y = global_avg_pool2d(x.leaky_trace()).unwrap();
+        assert_eq!(y.as_vec(), [2.5, 8.5]);
+        let grad = y.sum().backward().get(&x).as_vec();
+        assert!(
+            grad.iter().all(|&g| (g - 1.0 / 6.0).abs() < 1e-7),
+            "{grad:?}"
+        );
+    }
+
+    #[test]
+    fn a_window_larger_than_the_image_is_an_error() {
+        let x = dev().zeros_like(&(1usize, 1usize, 3usize, 3usize));
+        let err = max_pool2d(x, 4, 2).unwrap_err().to_string();
+        assert!(err.contains("4x4") && err.contains("3x3"), "{err}");
+    }
+}
