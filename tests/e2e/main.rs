@@ -5,3 +5,5 @@
 //! silently.
 
 mod baseline_cli;
+mod data_cli;
+mod data_full;

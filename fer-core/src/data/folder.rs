@@ -380,6 +380,17 @@ mod tests {
             "{err}"
         );
 
+        // A JPEG cut off half way: the decoder must not pad it out silently.
+        let mut jpeg = Vec::new();
+        let gradient = ImageBuffer::from_fn(48, 48, |x, y| Luma([(x * 5 + y) as u8]));
+        DynamicImage::ImageLuma8(gradient)
+            .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+            .unwrap();
+        let truncated = dir.path().join("truncated.jpg");
+        std::fs::write(&truncated, &jpeg[..jpeg.len() / 2]).unwrap();
+        let err = load_face(&truncated).unwrap_err().to_string();
+        assert!(err.contains("truncated.jpg"), "{err}");
+
         let text = dir.path().join("text.jpg");
         std::fs::write(&text, b"this is not an image\n").unwrap();
         let err = load_face(&text).unwrap_err().to_string();

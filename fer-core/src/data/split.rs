@@ -145,9 +145,8 @@ mod tests {
             .origins()
             .iter()
             .chain(splits.validation.origins())
-            .cloned()
             .map(|o| match o {
-                Origin::CsvLine(line) => line,
+                Origin::CsvLine(line) => *line,
                 Origin::File(_) => unreachable!(),
             })
             .collect();
