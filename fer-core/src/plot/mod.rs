@@ -1,1 +1,18 @@
-//! Plotly figures and image grids, each displayable in an evcxr notebook.
+//! Plotly figures and image grids, each displayable in an evcxr notebook
+//! (`plot.evcxr_display()` in JupyterLab, `plot.notebook_display()` in classic Jupyter) and
+//! savable as standalone HTML with [`save_html`].
+
+mod class_distribution;
+mod class_metrics_bars;
+mod confusion_heatmap;
+mod html;
+mod palette;
+mod reliability_diagram;
+mod training_curves;
+
+pub use class_distribution::class_distribution;
+pub use class_metrics_bars::class_metrics_bars;
+pub use confusion_heatmap::confusion_heatmap;
+pub use html::save_html;
+pub use reliability_diagram::reliability_diagram;
+pub use training_curves::training_curves;
