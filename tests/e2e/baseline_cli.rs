@@ -150,6 +150,17 @@ fn a_small_fit_scores_the_separable_fixture_and_saves_a_model_that_reloads() {
     );
     let hog = BaselineModel::load(&hog_dir.join("model.json")).unwrap();
     assert_eq!(hog.name(), "logistic (hog+pca20)");
+
+    // The HOG descriptors were cached (train/ and test/, in FER_CACHE_DIR/features); a second
+    // run reads them back and fits the byte-identical model.
+    let cached: Vec<_> = std::fs::read_dir(cache.join("features")).unwrap().collect();
+    assert_eq!(cached.len(), 2, "{cached:?}");
+    let hog_again = tmp.path().join("hog-again");
+    run("hog", &["--pca", "20", "--balance", "smote"], &hog_again);
+    assert_eq!(
+        std::fs::read(hog_dir.join("model.json")).unwrap(),
+        std::fs::read(hog_again.join("model.json")).unwrap()
+    );
 }
 
 #[test]
@@ -160,6 +171,17 @@ fn bad_inputs_fail_with_a_message_naming_the_problem() {
     write_fixture(&data_dir, 2, 1, &[]);
     let no_disgust = tmp.path().join("no-disgust");
     write_fixture(&no_disgust, 2, 1, &[Emotion::Disgust]);
+    let no_private = tmp.path().join("no-private");
+    write_fixture(&no_private, 2, 1, &[]);
+    for emotion in Emotion::ALL {
+        std::fs::remove_file(
+            no_private
+                .join("test")
+                .join(emotion.name())
+                .join("PrivateTest_0.png"),
+        )
+        .unwrap();
+    }
     let missing = tmp.path().join("nowhere");
     let a_file = tmp.path().join("a-file");
     std::fs::write(&a_file, b"not a folder").unwrap();
@@ -183,6 +205,7 @@ fn bad_inputs_fail_with_a_message_naming_the_problem() {
             args(&no_disgust, "raw", &[]),
             "no training faces for disgust",
         ),
+        (args(&no_private, "raw", &[]), "no PrivateTest faces"),
         (args(&data_dir, "raw", &["--pca", "0"]), "`pca`"),
         (args(&data_dir, "raw", &["--pca", "5000"]), "`pca`"),
         (args(&data_dir, "raw", &["--alpha=-1"]), "`alpha`"),
@@ -242,14 +265,16 @@ fn hog_baseline_on_full_fer2013_reaches_the_documented_accuracy() {
         .output()
         .expect("the fer binary runs");
     let summary = json_of(&out);
-    // Measured for the default HOG settings: 48.2% on test/ (issue 6 asks for at least 45%).
-    // The bound leaves room only for platform rounding differences in L-BFGS.
+    // Measured with the defaults (HOG with 6-pixel cells, alpha 300, 100 iterations): 47.5% on
+    // test/ and 48.0% on PrivateTest; issue 6 asks for at least 45%. The fit is deterministic,
+    // so only floating-point differences across platforms can move these numbers.
+    for key in ["test_accuracy", "private_test_accuracy"] {
+        assert!(summary[key].as_f64().unwrap() >= 0.45, "{key}: {summary}");
+    }
+    // Disgust (1.5% of training faces) is the class a careless fit never predicts: 20.7%
+    // recall on test/ was measured.
     assert!(
-        summary["test_accuracy"].as_f64().unwrap() >= 0.45,
-        "{summary}"
-    );
-    assert!(
-        summary["private_test_accuracy"].as_f64().unwrap() >= 0.45,
+        summary["per_class_recall"]["disgust"].as_f64().unwrap() > 0.1,
         "{summary}"
     );
     assert_eq!(summary["train_samples"], 28709);

@@ -1,5 +1,6 @@
 //! The classical baseline: features (raw pixels, HOG, PCA) and linfa's logistic regression.
 
+mod cache;
 mod features;
 mod hyperparams;
 mod model;
@@ -10,6 +11,7 @@ mod standardize;
 #[cfg(test)]
 mod test_faces;
 
+pub use cache::{FeatureCache, FeatureCacheStatus};
 pub use features::{extract, FeatureKind, FeatureSettings, HogSettings};
 pub use hyperparams::{BaselineParams, BaselineValidParams, ClassBalance};
 pub use model::BaselineModel;

@@ -9,6 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::cache::FeatureCache;
 use super::hyperparams::{BaselineParams, BaselineValidParams, ClassBalance};
 use super::pipeline::FittedFeatures;
 use crate::classifier::EmotionClassifier;
@@ -18,6 +19,27 @@ use crate::emotion::Emotion;
 use crate::error::{FerError, Result};
 
 /// A fitted logistic-regression baseline.
+///
+/// ```
+/// use fer_core::baseline::{BaselineParams, FeatureKind};
+/// use fer_core::{Dataset, Emotion, EmotionClassifier, Origin, Usage, IMAGE_PIXELS};
+///
+/// // Seven faces per emotion; each emotion brightens its own band of rows.
+/// let mut train = Dataset::new();
+/// for i in 0..49 {
+///     let emotion = Emotion::ALL[i % 7];
+///     let face = std::array::from_fn::<u8, IMAGE_PIXELS, _>(|p| {
+///         let band = p / 48 / 6 == emotion.index();
+///         if band { 200 } else { 40 + (p * 7 + i * 13) as u8 % 40 }
+///     });
+///     train.push(&face, emotion, Usage::Training, Origin::CsvLine(i as u64 + 2));
+/// }
+/// let model = BaselineParams::new(FeatureKind::Raw).max_iterations(30).fit(&train)?;
+/// let proba = model.predict_proba(&train)?; // 49 x 7, rows sum to 1
+/// assert_eq!(proba.dim(), (49, 7));
+/// assert_eq!(model.predict(&train)?, train.labels());
+/// # Ok::<(), fer_core::FerError>(())
+/// ```
 ///
 /// The weights are kept as plain arrays rather than linfa's `MultiFittedLogisticRegression`,
 /// which can be neither rebuilt from its parts nor serialised without linfa's `serde` feature;
@@ -47,6 +69,16 @@ impl BaselineValidParams {
     /// predict it), and linfa's optimiser failing (its L-BFGS line search, linfa #334) as
     /// [`FerError::Fit`].
     pub fn fit(&self, train: &Dataset) -> Result<BaselineModel> {
+        self.fit_cached(train, None)
+    }
+
+    /// [`BaselineValidParams::fit`], taking the training descriptors from `cache` when it holds
+    /// them (and saving them there otherwise).
+    pub fn fit_cached(
+        &self,
+        train: &Dataset,
+        cache: Option<&FeatureCache>,
+    ) -> Result<BaselineModel> {
         if train.is_empty() {
             return Err(FerError::EmptyDataset(
                 "the baseline needs training faces".into(),
@@ -65,7 +97,7 @@ impl BaselineValidParams {
             )));
         }
 
-        let (features, x) = FittedFeatures::fit(*self.features(), train)?;
+        let (features, x) = FittedFeatures::fit(*self.features(), train, cache)?;
         let labels: Vec<usize> = train.labels().iter().map(|e| e.index()).collect();
         let (x, labels) = match self.balance() {
             ClassBalance::None => (x, labels),
@@ -181,6 +213,17 @@ impl BaselineModel {
             row /= sum;
         }
         Ok(logits)
+    }
+
+    /// [`EmotionClassifier::predict_proba`], taking the descriptors from `cache` when it holds
+    /// them.
+    pub fn predict_proba_cached(
+        &self,
+        faces: &Dataset,
+        cache: Option<&FeatureCache>,
+    ) -> Result<Array2<f32>> {
+        let x = self.features.transform_cached(faces, cache)?;
+        self.predict_proba_features(&x)
     }
 
     /// The most probable emotion of each face.

@@ -4,6 +4,7 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use super::cache::FeatureCache;
 use super::features::{extract, FeatureSettings};
 use super::pca::PcaProjection;
 use super::standardize::Standardizer;
@@ -21,13 +22,14 @@ pub struct FittedFeatures {
 
 impl FittedFeatures {
     /// Fits the pipeline on `train` and returns it with the training set's transformed features
-    /// (so they need not be extracted twice).
+    /// (so they need not be extracted twice). Descriptors come from `cache` when it holds them.
     pub fn fit(
         settings: FeatureSettings,
         train: &Dataset,
+        cache: Option<&FeatureCache>,
     ) -> Result<(FittedFeatures, Array2<f32>)> {
         settings.output_length()?;
-        let mut x = extract(train, settings.kind, &settings.hog)?;
+        let mut x = descriptors(train, &settings, cache)?;
         let standardizer = Standardizer::fit(&x)?;
         standardizer.transform_inplace(&mut x)?;
         let pca = match settings.pca_components {
@@ -66,7 +68,16 @@ impl FittedFeatures {
 
     /// The features of `faces`, one row per face.
     pub fn transform(&self, faces: &Dataset) -> Result<Array2<f32>> {
-        let mut x = extract(faces, self.settings.kind, &self.settings.hog)?;
+        self.transform_cached(faces, None)
+    }
+
+    /// [`FittedFeatures::transform`], taking the descriptors from `cache` when it holds them.
+    pub fn transform_cached(
+        &self,
+        faces: &Dataset,
+        cache: Option<&FeatureCache>,
+    ) -> Result<Array2<f32>> {
+        let mut x = descriptors(faces, &self.settings, cache)?;
         self.standardizer.transform_inplace(&mut x)?;
         match &self.pca {
             Some(pca) => pca.transform(&x),
@@ -110,5 +121,18 @@ impl FittedFeatures {
                 if pca.is_some() { "holds" } else { "lacks" }
             )),
         }
+    }
+}
+
+/// Raw descriptors of `faces`, through `cache` if given (a cache that cannot be written only
+/// costs the time to extract again next run, so its status is not an error).
+fn descriptors(
+    faces: &Dataset,
+    settings: &FeatureSettings,
+    cache: Option<&FeatureCache>,
+) -> Result<Array2<f32>> {
+    match cache {
+        Some(cache) => Ok(cache.extract(faces, settings.kind, &settings.hog)?.0),
+        None => extract(faces, settings.kind, &settings.hog),
     }
 }

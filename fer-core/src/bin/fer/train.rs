@@ -9,10 +9,11 @@ use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
-use fer_core::baseline::{BaselineModel, BaselineParams, ClassBalance, FeatureKind, HogSettings};
-use fer_core::data::{self, Dataset};
+use fer_core::baseline::{BaselineParams, ClassBalance, FeatureCache, FeatureKind, HogSettings};
+use fer_core::data;
 use fer_core::eval::Evaluation;
 use fer_core::{Emotion, EmotionClassifier, Usage};
+use ndarray::Axis;
 
 /// Arguments of `fer train`.
 #[derive(Debug, clap::Args)]
@@ -84,7 +85,7 @@ struct BaselineArgs {
     #[arg(long)]
     json: bool,
 
-    /// Decode the images even if a cached copy exists, and do not write one.
+    /// Decode the images and extract the features even if cached copies exist; write none.
     #[arg(long)]
     no_cache: bool,
 }
@@ -183,26 +184,43 @@ fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
     } else {
         data::load(&path)?
     };
-    let private = fer.test.with_usage(Usage::PrivateTest);
-    let public = fer.test.with_usage(Usage::PublicTest);
-    for (part, faces) in [("test/", &fer.test), ("PrivateTest", &private)] {
-        if faces.is_empty() {
-            anyhow::bail!("{}: no {part} faces to score the model on", path.display());
-        }
+    // Check before fitting that there is something to score (test/ holds PrivateTest faces).
+    if !fer.test.usages().contains(&Usage::PrivateTest) {
+        anyhow::bail!(
+            "{}: no PrivateTest faces in test/ to score the model on",
+            path.display()
+        );
     }
 
-    let started = Instant::now();
-    let model = params.fit(&fer.train)?;
-    let fit_seconds = started.elapsed().as_secs_f64();
-
-    let test_eval = evaluate(&model, &fer.test).context("scoring test/")?;
-    let private_eval = evaluate(&model, &private).context("scoring PrivateTest")?;
-    // PublicTest may be absent from a hand-made CSV; score it when present.
-    let public_eval = if public.is_empty() {
+    let cache = if args.no_cache {
         None
     } else {
-        Some(evaluate(&model, &public).context("scoring PublicTest")?)
+        FeatureCache::from_env()
     };
+    let started = Instant::now();
+    let model = params.fit_cached(&fer.train, cache.as_ref())?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+
+    // One pass over test/; PrivateTest and PublicTest are its rows of each usage.
+    let test_proba = model
+        .predict_proba_cached(&fer.test, cache.as_ref())
+        .context("scoring test/")?;
+    let evaluate = |usage: Option<Usage>| -> anyhow::Result<Option<Evaluation>> {
+        let rows: Vec<usize> = (0..fer.test.len())
+            .filter(|&i| usage.is_none_or(|u| fer.test.usages()[i] == u))
+            .collect();
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let labels: Vec<Emotion> = rows.iter().map(|&i| fer.test.labels()[i]).collect();
+        let proba = test_proba.select(Axis(0), &rows);
+        Ok(Some(Evaluation::new(&labels, proba.view())?))
+    };
+    let missing = || anyhow::anyhow!("{}: no PrivateTest faces to score", path.display());
+    let test_eval = evaluate(None)?.ok_or_else(missing)?;
+    let private_eval = evaluate(Some(Usage::PrivateTest))?.ok_or_else(missing)?;
+    // PublicTest may be absent from a hand-made CSV; score it when present.
+    let public_eval = evaluate(Some(Usage::PublicTest))?;
 
     let model_path = args.out.as_ref().map(|dir| dir.join("model.json"));
     let summary = Summary {
@@ -244,11 +262,6 @@ fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
         write_summary(&mut out, &summary, &test_eval)?;
     }
     Ok(())
-}
-
-fn evaluate(model: &BaselineModel, faces: &Dataset) -> anyhow::Result<Evaluation> {
-    let proba = model.predict_proba(faces)?;
-    Ok(Evaluation::new(faces.labels(), proba.view())?)
 }
 
 fn write_summary(out: &mut impl Write, s: &Summary, test: &Evaluation) -> anyhow::Result<()> {
