@@ -8,7 +8,7 @@ use dfdx::tensor::{Cpu, Storage, Tape, Tensor};
 use dfdx::tensor_ops::Device;
 use rand_distr::Uniform;
 
-use super::conv_op::conv2d;
+use super::conv_op::{conv2d, FeatureMaps};
 use crate::error::{FerError, Result};
 
 /// A 2-D convolution with `I` input channels, `O` filters of `K x K`, stride `S` and zero
@@ -87,7 +87,7 @@ impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: us
     pub fn try_conv<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
         &self,
         x: Tensor<(B, C, H, W), f32, Cpu, T>,
-    ) -> Result<Tensor<(B, Const<O>, usize, usize), f32, Cpu, T>> {
+    ) -> Result<FeatureMaps<B, Const<O>, T>> {
         conv2d(
             x,
             self.weight.retaped::<T>(),

@@ -5,11 +5,11 @@
 //! this op is written on dfdx's stable public API (`split_tape`, `Tape::add_backward_op`,
 //! `Gradients::get_or_alloc_mut`, `put_tape`).
 //!
-//! The batch is processed in chunks of whole images: the chunk's column matrix
-//! (`C*K*K x images*H'*W'`) is built in parallel over channels, multiplied once by the weight
-//! matrix on all cores, and scattered back to NCHW. Chunks keep the column matrix near the size
-//! of the last-level cache while giving the GEMM enough columns to run at full speed even for
-//! the small late layers (6x6 planes). The backward pass rebuilds the column matrix instead of
+//! The batch is split into chunks of whole images processed in parallel: each task builds its
+//! chunk's column matrix (`C*K*K x images*H'*W'`, sized for the L2 cache), multiplies it by the
+//! weight matrix with a single-threaded GEMM, and writes its images' NCHW output. Chunks hold
+//! enough images to give the GEMM a few hundred columns even in the small late layers (6x6
+//! planes). The backward pass rebuilds the column matrix instead of
 //! keeping it (it is `K*K` times the input), then computes `dW += dY * cols^T`,
 //! `db += rowsum(dY)` and `dcols = W^T * dY`, and folds `dcols` back with col2im.
 
@@ -18,13 +18,33 @@ use dfdx::tensor::{Cpu, Merge, PutTape, SplitTape, Tape, Tensor, TensorFromVec};
 use dfdx::tensor_ops::ReshapeTo;
 use rayon::prelude::*;
 
-use super::im2col::{col2im_add, im2col_channel, WindowGeometry};
+use std::sync::Mutex;
+
+use super::im2col::{col2im_add, im2col, WindowGeometry};
 use super::matmul::{matmul, MatMut, MatRef};
 use crate::error::{FerError, Result};
 
-/// Target size of one chunk's column matrix in bytes (a quarter of this machine's 32 MiB L3;
-/// measured in `cnn::bench`, larger chunks were not faster).
-const CHUNK_COL_BYTES: usize = 8 << 20;
+/// Target size of one task's column matrix in bytes when tasks run in parallel: this CPU's L2
+/// cache per core (2 MiB), so a task's im2col output is still in L2 when its GEMM reads it.
+const PARALLEL_CHUNK_BYTES: usize = 2 << 20;
+
+/// Target size of one chunk's column matrix when chunks run one after the other with a
+/// multi-threaded GEMM (a quarter of the 32 MiB L3).
+const SERIAL_CHUNK_BYTES: usize = 8 << 20;
+
+/// Largest weight matrix (bytes) for which tasks run in parallel over the batch. Every task
+/// repacks the weights for its GEMM, so with large weights (the seed's 512-filter layers: 2.4
+/// and 9.4 MB) few large chunks sharing a multi-threaded GEMM are cheaper.
+const PARALLEL_MAX_WEIGHT_BYTES: usize = 1 << 20;
+
+/// How a layer's batch is split into GEMM tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    /// Images per task.
+    chunk: usize,
+    /// Tasks run in parallel (single-threaded GEMMs) rather than in turn (parallel GEMMs).
+    parallel: bool,
+}
 
 /// Everything about one convolution call that is not data: batch size, window geometry and
 /// output channels.
@@ -58,80 +78,116 @@ impl ConvShape {
         self.out_channels * self.geometry.col_rows()
     }
 
-    /// Images per chunk: as many as fit [`CHUNK_COL_BYTES`] of column matrix, at least one.
-    fn chunk_images(&self) -> usize {
-        let per_image = self.geometry.col_rows() * self.geometry.out_plane() * 4;
-        (CHUNK_COL_BYTES / per_image.max(1)).clamp(1, self.batch.max(1))
+    /// Chooses the task split; see [`PARALLEL_MAX_WEIGHT_BYTES`].
+    fn plan(&self) -> Plan {
+        let per_image = (self.geometry.col_rows() * self.geometry.out_plane() * 4).max(1);
+        let threads = rayon::current_num_threads();
+        let parallel =
+            threads > 1 && self.batch > 1 && self.weight_len() * 4 <= PARALLEL_MAX_WEIGHT_BYTES;
+        let chunk = if parallel {
+            (PARALLEL_CHUNK_BYTES / per_image).min(self.batch.div_ceil(threads))
+        } else {
+            SERIAL_CHUNK_BYTES / per_image
+        };
+        Plan {
+            chunk: chunk.clamp(1, self.batch.max(1)),
+            parallel,
+        }
     }
 }
 
-/// Builds the column matrix of images `first .. first + count` of `input` into `col`
-/// (`col_rows x count * out_plane`), in parallel over channels.
-fn build_columns(input: &[f32], shape: &ConvShape, first: usize, count: usize, col: &mut [f32]) {
-    let g = &shape.geometry;
-    let plane_len = g.height * g.width;
-    let width = count * g.out_plane();
-    let slab_len = g.kernel * g.kernel * width;
-    col.par_chunks_mut(slab_len)
-        .enumerate()
-        .for_each(|(c, slab)| {
-            for i in 0..count {
-                let image = (first + i) * g.image_len();
-                let plane = &input[image + c * plane_len..image + (c + 1) * plane_len];
-                im2col_channel(plane, g, slab, width, i * g.out_plane());
-            }
-        });
+/// Builds the column matrix of `images` (consecutive `C x H x W` images) into `col`
+/// (`col_rows x images * out_plane`).
+fn build_columns(images: &[f32], g: &WindowGeometry, col: &mut [f32]) {
+    let width = images.len() / g.image_len() * g.out_plane();
+    for (i, image) in images.chunks_exact(g.image_len()).enumerate() {
+        im2col(image, g, col, width, i * g.out_plane());
+    }
 }
 
 /// Forward pass on plain slices: `input` is `N x C x H x W`, `weight` is `O x C x K x K`,
 /// `bias` has `O` entries; returns the `N x O x H' x W'` output.
 pub fn conv2d_forward(input: &[f32], weight: &[f32], bias: &[f32], shape: &ConvShape) -> Vec<f32> {
-    forward_in_chunks(input, weight, bias, shape, shape.chunk_images())
+    forward_planned(input, weight, bias, shape, shape.plan())
 }
 
-/// [`conv2d_forward`] with `chunk` images per GEMM.
-fn forward_in_chunks(
+/// GEMM threads per task: one when tasks run in parallel (nesting would also let a thread
+/// wait on a lock it holds), all of them otherwise.
+fn gemm_threads(plan: Plan) -> usize {
+    if plan.parallel {
+        1
+    } else {
+        rayon::current_num_threads()
+    }
+}
+
+/// [`conv2d_forward`] with an explicit plan. In parallel plans no thread ever waits for
+/// another mid-layer, which matters on a machine shared with other processes.
+fn forward_planned(
     input: &[f32],
     weight: &[f32],
     bias: &[f32],
     shape: &ConvShape,
-    chunk: usize,
+    plan: Plan,
 ) -> Vec<f32> {
     assert_eq!(input.len(), shape.input_len());
     assert_eq!(weight.len(), shape.weight_len());
     assert_eq!(bias.len(), shape.out_channels);
     let g = &shape.geometry;
     let (rows, plane, outc) = (g.col_rows(), g.out_plane(), shape.out_channels);
-    let threads = rayon::current_num_threads();
+    let threads = gemm_threads(plan);
+    let chunk = plan.chunk;
     let mut output = vec![0.0f32; shape.output_len()];
-    let mut col = vec![0.0f32; rows * chunk * plane];
-    let mut out_mat = vec![0.0f32; outc * chunk * plane];
-    for first in (0..shape.batch).step_by(chunk) {
-        let count = chunk.min(shape.batch - first);
+    let task = |(out, images): (&mut [f32], &[f32])| {
+        let count = images.len() / g.image_len();
         let width = count * plane;
-        let col = &mut col[..rows * width];
-        let out_mat = &mut out_mat[..outc * width];
-        build_columns(input, shape, first, count, col);
-        // [O, count * H'W'] = [O, C*K*K] x [C*K*K, count * H'W']
+        let mut col = vec![0.0f32; rows * width];
+        build_columns(images, g, &mut col);
+        let col = MatRef::row_major(&col, rows, width);
+        let weight = MatRef::row_major(weight, outc, rows);
+        if count == 1 {
+            // One image: [O, H'W'] is already its NCHW layout; start from the bias.
+            for (o, dst) in out.chunks_exact_mut(plane).enumerate() {
+                dst.fill(bias[o]);
+            }
+            matmul(
+                MatMut::row_major(out, outc, width),
+                weight,
+                col,
+                true,
+                threads,
+            );
+            return;
+        }
+        // [O, count * H'W'] = [O, C*K*K] x [C*K*K, count * H'W'], then to NCHW + bias.
+        let mut out_mat = vec![0.0f32; outc * width];
         matmul(
-            MatMut::row_major(out_mat, outc, width),
-            MatRef::row_major(weight, outc, rows),
-            MatRef::row_major(col, rows, width),
+            MatMut::row_major(&mut out_mat, outc, width),
+            weight,
+            col,
             false,
             threads,
         );
-        let out_images = &mut output[first * outc * plane..(first + count) * outc * plane];
-        out_images
-            .par_chunks_mut(outc * plane)
-            .enumerate()
-            .for_each(|(i, image)| {
-                for (o, dst) in image.chunks_exact_mut(plane).enumerate() {
-                    let src = &out_mat[o * width + i * plane..o * width + (i + 1) * plane];
-                    for (d, s) in dst.iter_mut().zip(src) {
-                        *d = s + bias[o];
-                    }
+        for (i, image) in out.chunks_exact_mut(outc * plane).enumerate() {
+            for (o, dst) in image.chunks_exact_mut(plane).enumerate() {
+                let src = &out_mat[o * width + i * plane..o * width + (i + 1) * plane];
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d = s + bias[o];
                 }
-            });
+            }
+        }
+    };
+    let (out_len, in_len) = (chunk * outc * plane, chunk * g.image_len());
+    if plan.parallel {
+        output
+            .par_chunks_mut(out_len)
+            .zip(input.par_chunks(in_len))
+            .for_each(task);
+    } else {
+        output
+            .chunks_mut(out_len)
+            .zip(input.chunks(in_len))
+            .for_each(task);
     }
     output
 }
@@ -149,8 +205,7 @@ pub fn conv2d_backward(
     grad_weight: &mut [f32],
     grad_bias: &mut [f32],
 ) {
-    let chunk = shape.chunk_images();
-    backward_in_chunks(
+    backward_planned(
         input,
         weight,
         grad_output,
@@ -158,13 +213,14 @@ pub fn conv2d_backward(
         grad_input,
         grad_weight,
         grad_bias,
-        chunk,
+        shape.plan(),
     );
 }
 
-/// [`conv2d_backward`] with `chunk` images per GEMM.
+/// [`conv2d_backward`] with an explicit plan. Each thread sums its tasks' weight and bias
+/// gradients into its own accumulator, and the accumulators are added at the end.
 #[allow(clippy::too_many_arguments)]
-fn backward_in_chunks(
+fn backward_planned(
     input: &[f32],
     weight: &[f32],
     grad_output: &[f32],
@@ -172,7 +228,7 @@ fn backward_in_chunks(
     grad_input: &mut [f32],
     grad_weight: &mut [f32],
     grad_bias: &mut [f32],
-    chunk: usize,
+    plan: Plan,
 ) {
     assert_eq!(input.len(), shape.input_len());
     assert_eq!(grad_input.len(), shape.input_len());
@@ -182,50 +238,95 @@ fn backward_in_chunks(
     assert_eq!(grad_bias.len(), shape.out_channels);
     let g = &shape.geometry;
     let (rows, plane, outc) = (g.col_rows(), g.out_plane(), shape.out_channels);
-    let threads = rayon::current_num_threads();
-    let mut col = vec![0.0f32; rows * chunk * plane];
-    let mut dy = vec![0.0f32; outc * chunk * plane];
-    for first in (0..shape.batch).step_by(chunk) {
-        let count = chunk.min(shape.batch - first);
+    let threads = gemm_threads(plan);
+    let chunk = plan.chunk;
+    // One (weight, bias) gradient accumulator per rayon thread, allocated on first use.
+    let accumulators: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = (0..rayon::current_num_threads())
+        .map(|_| Mutex::new((Vec::new(), Vec::new())))
+        .collect();
+    let task = |((grad_images, images), grad_out): ((&mut [f32], &[f32]), &[f32])| {
+        let count = images.len() / g.image_len();
         let width = count * plane;
-        let col = &mut col[..rows * width];
-        let dy = &mut dy[..outc * width];
-        // Gather the chunk's output gradient as [O, count * H'W'] and sum it for the bias.
-        let image_stride = outc * plane;
-        dy.par_chunks_mut(width)
-            .zip(grad_bias.par_iter_mut())
-            .enumerate()
-            .for_each(|(o, (row, gb))| {
-                for i in 0..count {
-                    let src = (first + i) * image_stride + o * plane;
-                    row[i * plane..(i + 1) * plane].copy_from_slice(&grad_output[src..src + plane]);
+        // The chunk's output gradient as [O, count * H'W'] (one image already is).
+        let gathered;
+        let dy: &[f32] = if count == 1 {
+            grad_out
+        } else {
+            let mut rows_major = vec![0.0f32; outc * width];
+            for (i, image) in grad_out.chunks_exact(outc * plane).enumerate() {
+                for (o, src) in image.chunks_exact(plane).enumerate() {
+                    rows_major[o * width + i * plane..o * width + (i + 1) * plane]
+                        .copy_from_slice(src);
                 }
-                *gb += row.iter().sum::<f32>();
-            });
-        build_columns(input, shape, first, count, col);
-        // dW [O, C*K*K] += dY [O, width] x cols^T [width, C*K*K]
+            }
+            gathered = rows_major;
+            &gathered
+        };
+        let mut col = vec![0.0f32; rows * width];
+        build_columns(images, g, &mut col);
+        {
+            let slot = rayon::current_thread_index().unwrap_or(0) % accumulators.len();
+            let mut guard = accumulators[slot].lock().unwrap_or_else(|e| e.into_inner());
+            let (acc_w, acc_b) = &mut *guard;
+            if acc_w.is_empty() {
+                *acc_w = vec![0.0; outc * rows];
+                *acc_b = vec![0.0; outc];
+            }
+            for (b, row) in acc_b.iter_mut().zip(dy.chunks_exact(width)) {
+                *b += row.iter().sum::<f32>();
+            }
+            // dW [O, C*K*K] += dY [O, width] x cols^T [width, C*K*K]
+            matmul(
+                MatMut::row_major(acc_w, outc, rows),
+                MatRef::row_major(dy, outc, width),
+                MatRef::row_major(&col, rows, width).t(),
+                true,
+                threads,
+            );
+        }
+        // dcols [C*K*K, width] = W^T [C*K*K, O] x dY [O, width], folded back by col2im.
         matmul(
-            MatMut::row_major(grad_weight, outc, rows),
-            MatRef::row_major(dy, outc, width),
-            MatRef::row_major(col, rows, width).t(),
-            true,
-            threads,
-        );
-        // dcols [C*K*K, width] = W^T [C*K*K, O] x dY [O, width]
-        matmul(
-            MatMut::row_major(col, rows, width),
+            MatMut::row_major(&mut col, rows, width),
             MatRef::row_major(weight, outc, rows).t(),
             MatRef::row_major(dy, outc, width),
             false,
             threads,
         );
-        let col = &*col;
-        grad_input[first * g.image_len()..(first + count) * g.image_len()]
-            .par_chunks_mut(g.image_len())
-            .enumerate()
-            .for_each(|(i, image_grad)| col2im_add(col, g, width, i * plane, image_grad));
+        for (i, image_grad) in grad_images.chunks_exact_mut(g.image_len()).enumerate() {
+            col2im_add(&col, g, width, i * plane, image_grad);
+        }
+    };
+    let (in_len, out_len) = (chunk * g.image_len(), chunk * outc * plane);
+    if plan.parallel {
+        grad_input
+            .par_chunks_mut(in_len)
+            .zip(input.par_chunks(in_len))
+            .zip(grad_output.par_chunks(out_len))
+            .for_each(task);
+    } else {
+        grad_input
+            .chunks_mut(in_len)
+            .zip(input.chunks(in_len))
+            .zip(grad_output.chunks(out_len))
+            .for_each(task);
+    }
+    for slot in accumulators {
+        let (acc_w, acc_b) = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+        if acc_w.is_empty() {
+            continue;
+        }
+        grad_weight
+            .par_iter_mut()
+            .zip(acc_w.par_iter())
+            .for_each(|(d, s)| *d += s);
+        for (d, s) in grad_bias.iter_mut().zip(&acc_b) {
+            *d += s;
+        }
     }
 }
+
+/// A batch of feature maps with dynamic spatial size: `[batch, channels, height, width]`.
+pub type FeatureMaps<B, C, T> = Tensor<(B, C, usize, usize), f32, Cpu, T>;
 
 /// Moves a gradient buffer out of `grads` (allocating it as zeros if absent), so several can be
 /// borrowed at once without copying; [`put_grad!`] moves it back.
@@ -257,7 +358,7 @@ pub fn conv2d<B, C, H, W, O, C2, K1, K2, T, TW, TB>(
     bias: Tensor<(O,), f32, Cpu, TB>,
     stride: usize,
     padding: usize,
-) -> Result<Tensor<(B, O, usize, usize), f32, Cpu, T>>
+) -> Result<FeatureMaps<B, O, T>>
 where
     B: Dim,
     C: Dim,
@@ -400,7 +501,8 @@ mod tests {
 
     /// (batch, channels, height, width, filters, kernel, stride, padding): odd and even sizes,
     /// kernels 1/3/5, strides 1/2, paddings 0/1/2, batches 1 and 7.
-    const CASES: [(usize, usize, usize, usize, usize, usize, usize, usize); 8] = [
+    type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
+    const CASES: [Case; 8] = [
         (1, 1, 5, 5, 2, 1, 1, 0),
         (7, 2, 7, 5, 3, 3, 1, 1),
         (1, 3, 9, 7, 2, 5, 2, 2),
@@ -411,13 +513,25 @@ mod tests {
         (7, 3, 5, 6, 2, 5, 1, 0),
     ];
 
-    fn shape_of(case: (usize, usize, usize, usize, usize, usize, usize, usize)) -> ConvShape {
+    fn shape_of(case: Case) -> ConvShape {
         let (n, c, h, w, o, k, s, p) = case;
         ConvShape {
             batch: n,
             out_channels: o,
             geometry: WindowGeometry::new(c, h, w, k, s, p).unwrap(),
         }
+    }
+
+    /// Every way of splitting the batch the kernels support: serial and parallel tasks of
+    /// 1, 3 and all images, and the plan the layer would choose.
+    fn plans(s: &ConvShape) -> Vec<Plan> {
+        let mut plans = vec![s.plan()];
+        for chunk in [1, 3, s.batch] {
+            for parallel in [false, true] {
+                plans.push(Plan { chunk, parallel });
+            }
+        }
+        plans
     }
 
     fn to_f64(v: &[f32]) -> Vec<f64> {
@@ -432,12 +546,12 @@ mod tests {
             let w = values(s.weight_len(), 3 * i as u64 + 1);
             let b = values(s.out_channels, 3 * i as u64 + 2);
             let expected = reference_conv(&to_f64(&x), &to_f64(&w), &to_f64(&b), &s);
-            for chunk in [1, 3, s.chunk_images()] {
-                let got = forward_in_chunks(&x, &w, &b, &s, chunk);
+            for plan in plans(&s) {
+                let got = forward_planned(&x, &w, &b, &s, plan);
                 for (j, (g, e)) in got.iter().zip(&expected).enumerate() {
                     assert!(
                         (*g as f64 - e).abs() < 1e-4,
-                        "case {case:?} chunk {chunk} [{j}]: {g} vs {e}"
+                        "case {case:?} {plan:?} [{j}]: {g} vs {e}"
                     );
                 }
             }
@@ -515,18 +629,21 @@ mod tests {
         let x = values(s.input_len(), 11);
         let w = values(s.weight_len(), 12);
         let dy = values(s.output_len(), 13);
-        let run = |chunk| {
+        let run = |plan| {
             let (mut gx, mut gw, mut gb) = (
                 vec![0.0; s.input_len()],
                 vec![0.0; s.weight_len()],
                 vec![0.0; s.out_channels],
             );
-            backward_in_chunks(&x, &w, &dy, &s, &mut gx, &mut gw, &mut gb, chunk);
+            backward_planned(&x, &w, &dy, &s, &mut gx, &mut gw, &mut gb, plan);
             (gx, gw, gb)
         };
-        let whole = run(7);
-        for chunk in [1, 2, 3] {
-            let part = run(chunk);
+        let whole = run(Plan {
+            chunk: 7,
+            parallel: false,
+        });
+        for plan in plans(&s) {
+            let part = run(plan);
             for (a, b) in whole
                 .0
                 .iter()
@@ -534,7 +651,7 @@ mod tests {
                 .chain(&whole.2)
                 .zip(part.0.iter().chain(&part.1).chain(&part.2))
             {
-                assert!((a - b).abs() < 1e-4, "chunk {chunk}: {a} vs {b}");
+                assert!((a - b).abs() < 1e-4, "{plan:?}: {a} vs {b}");
             }
         }
     }

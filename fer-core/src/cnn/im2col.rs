@@ -118,9 +118,8 @@ pub fn im2col(
 }
 
 /// [`im2col`] for one channel: `plane` is that channel's `H x W` pixels and `slab` the
-/// `kernel * kernel` rows of the column matrix that belong to it. Channels write disjoint
-/// slabs, which is how callers parallelise over channels.
-pub fn im2col_channel(
+/// `kernel * kernel` rows of the column matrix that belong to it.
+fn im2col_channel(
     plane: &[f32],
     g: &WindowGeometry,
     slab: &mut [f32],

@@ -12,7 +12,7 @@ use dfdx::tensor::{Cpu, PutTape, SplitTape, Tape, Tensor, TensorFromVec};
 use dfdx::tensor_ops::ReshapeTo;
 use rayon::prelude::*;
 
-use super::conv_op::{put_grad, take_grad};
+use super::conv_op::{put_grad, take_grad, FeatureMaps};
 use super::im2col::WindowGeometry;
 use crate::error::Result;
 
@@ -89,7 +89,7 @@ fn pool2d<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
     kind: PoolKind,
     kernel: usize,
     stride: usize,
-) -> Result<Tensor<(B, C, usize, usize), f32, Cpu, T>> {
+) -> Result<FeatureMaps<B, C, T>> {
     let (b, c, h, w) = *x.shape();
     // Planes are pooled independently, so the geometry is that of one 1-channel plane.
     let g = WindowGeometry::new(1, h.size(), w.size(), kernel, stride, 0)?;
@@ -165,7 +165,7 @@ pub fn max_pool2d<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
     x: Tensor<(B, C, H, W), f32, Cpu, T>,
     kernel: usize,
     stride: usize,
-) -> Result<Tensor<(B, C, usize, usize), f32, Cpu, T>> {
+) -> Result<FeatureMaps<B, C, T>> {
     pool2d(x, PoolKind::Max, kernel, stride)
 }
 
@@ -175,7 +175,7 @@ pub fn avg_pool2d<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
     x: Tensor<(B, C, H, W), f32, Cpu, T>,
     kernel: usize,
     stride: usize,
-) -> Result<Tensor<(B, C, usize, usize), f32, Cpu, T>> {
+) -> Result<FeatureMaps<B, C, T>> {
     pool2d(x, PoolKind::Average, kernel, stride)
 }
 
