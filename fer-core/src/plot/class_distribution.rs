@@ -9,17 +9,17 @@ use crate::plot::palette::series_colour;
 
 /// Grouped bars of the faces per emotion, one colour per split (`("Training", counts)`, ...),
 /// with each bar's share of its split on hover and as its label. Counts are in [`Emotion`]
-/// label order. Shows at a glance that disgust is rare and happy dominant in every split.
+/// label order, as [`crate::Dataset::class_counts`] returns them. Shows at a glance that disgust is rare and happy dominant in every split.
 ///
 /// ```
 /// # use fer_core::plot::class_distribution;
 /// let plot = class_distribution(&[("train", [3995, 436, 4097, 7215, 4830, 3171, 4965])]);
 /// ```
-pub fn class_distribution(splits: &[(&str, [u64; Emotion::COUNT])]) -> Plot {
+pub fn class_distribution(splits: &[(&str, [usize; Emotion::COUNT])]) -> Plot {
     let names: Vec<&str> = Emotion::ALL.iter().map(|e| e.title()).collect();
     let mut plot = Plot::new();
     for (s, (split, counts)) in splits.iter().enumerate() {
-        let total: u64 = counts.iter().sum();
+        let total: usize = counts.iter().sum();
         let shares: Vec<String> = counts
             .iter()
             .map(|&c| {

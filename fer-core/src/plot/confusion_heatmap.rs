@@ -33,6 +33,8 @@ pub fn confusion_heatmap(confusion: &ConfusionMatrix, title: &str) -> Plot {
             "true %{y}<br>predicted %{x}<br>%{text} faces (%{z:.1%} of the row)<extra></extra>",
         )
         .color_scale(ColorScale::Palette(ColorScalePalette::Blues))
+        // plotly.js's Blues runs dark to light; reversed, an empty cell is near white.
+        .reverse_scale(true)
         .zmin(0.0)
         .zmax(1.0)
         .color_bar(ColorBar::new().tick_format(".0%").title("share of row"));
@@ -63,11 +65,7 @@ pub fn confusion_heatmap(confusion: &ConfusionMatrix, title: &str) -> Plot {
             100.0 * confusion.accuracy(),
             confusion.total()
         )))
-        .x_axis(
-            Axis::new()
-                .title("predicted emotion")
-                .side(plotly::common::AxisSide::Top),
-        )
+        .x_axis(Axis::new().title("predicted emotion"))
         .y_axis(
             Axis::new()
                 .title("true emotion")

@@ -5,6 +5,8 @@
 mod class_distribution;
 mod class_metrics_bars;
 mod confusion_heatmap;
+mod face_galleries;
+mod face_grid;
 mod html;
 mod palette;
 mod reliability_diagram;
@@ -13,6 +15,8 @@ mod training_curves;
 pub use class_distribution::class_distribution;
 pub use class_metrics_bars::class_metrics_bars;
 pub use confusion_heatmap::confusion_heatmap;
+pub use face_galleries::{confident_mistakes, mean_faces, sample_faces};
+pub use face_grid::FaceGrid;
 pub use html::save_html;
 pub use reliability_diagram::reliability_diagram;
 pub use training_curves::training_curves;
