@@ -122,22 +122,23 @@ fn list_part(root: &Path, part: Part, skipped_files: &mut usize) -> Result<Vec<I
             ),
         ));
     }
-    let mut files = Vec::new();
+    let mut classes = Vec::new();
     for entry in read_dir_sorted(&dir)? {
-        let path = dir.join(&entry);
+        let path = entry.path();
+        let name = PathBuf::from(entry.file_name());
         if path.is_dir() {
-            let name = entry.to_string_lossy();
-            let label: Emotion = name.parse().map_err(|_| {
+            let label: Emotion = name.to_string_lossy().parse().map_err(|_| {
                 FerError::invalid_data(
                     &path,
                     format!(
-                        "{name:?} is not an emotion folder; expected only angry, disgust, fear, \
-                         happy, sad, surprise, neutral (any case)"
+                        "{:?} is not an emotion folder; expected only angry, disgust, fear, \
+                         happy, sad, surprise, neutral (any case)",
+                        name.to_string_lossy()
                     ),
                 )
             })?;
-            list_class(root, part, &entry, label, &mut files, skipped_files)?;
-        } else if is_image_name(&entry) {
+            classes.push((name, label));
+        } else if is_image_name(&name) {
             return Err(FerError::invalid_data(
                 &path,
                 format!(
@@ -149,35 +150,63 @@ fn list_part(root: &Path, part: Part, skipped_files: &mut usize) -> Result<Vec<I
             *skipped_files += 1;
         }
     }
-    // Folders are visited in name order; present the data in label order, then by name.
-    files.sort_by(|a, b| (a.label, &a.relative).cmp(&(b.label, &b.relative)));
+    // One stat per file is most of the listing's cost: list the class folders in parallel.
+    let listed = classes
+        .par_iter()
+        .map(|(name, label)| list_class(root, part, name, *label))
+        .collect::<Vec<_>>();
+    let mut files = Vec::new();
+    for class in listed {
+        let (class_files, skipped) = class?;
+        files.extend(class_files);
+        *skipped_files += skipped;
+    }
+    // Folders are visited in name order; present the data in label order, then by name (a
+    // stable sort keeps each folder's name order).
+    files.sort_by_key(|f| f.label);
     Ok(files)
 }
 
+/// The image files of one emotion folder, in name order, and how many files were skipped.
 fn list_class(
     root: &Path,
     part: Part,
     class_folder: &Path,
     label: Emotion,
-    files: &mut Vec<ImageFile>,
-    skipped_files: &mut usize,
-) -> Result<()> {
+) -> Result<(Vec<ImageFile>, usize)> {
     let relative_dir = Path::new(part.folder()).join(class_folder);
     let dir = root.join(&relative_dir);
+    let mut files = Vec::new();
+    let mut skipped = 0;
     for entry in read_dir_sorted(&dir)? {
-        let path = dir.join(&entry);
-        let metadata = std::fs::metadata(&path).map_err(|e| FerError::io(&path, e))?;
+        let path = entry.path();
+        let name = PathBuf::from(entry.file_name());
+        let file_type = entry.file_type().map_err(|e| FerError::io(&path, e))?;
+        if file_type.is_dir() {
+            return Err(FerError::invalid_data(
+                &path,
+                "unexpected folder inside an emotion folder; expected only image files",
+            ));
+        }
+        if !is_image_name(&name) {
+            skipped += 1;
+            continue;
+        }
+        // `DirEntry::metadata` stats relative to the open folder (no path walk) but does not
+        // follow symbolic links; follow them explicitly.
+        let metadata = if file_type.is_symlink() {
+            std::fs::metadata(&path)
+        } else {
+            entry.metadata()
+        }
+        .map_err(|e| FerError::io(&path, e))?;
         if metadata.is_dir() {
             return Err(FerError::invalid_data(
                 &path,
                 "unexpected folder inside an emotion folder; expected only image files",
             ));
         }
-        if !is_image_name(&entry) {
-            *skipped_files += 1;
-            continue;
-        }
-        let usage = match usage_from_name(&entry) {
+        let usage = match usage_from_name(&name) {
             Some(usage) if !part.admits(usage) => {
                 return Err(FerError::invalid_data(
                     &path,
@@ -198,28 +227,25 @@ fn list_class(
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos());
         files.push(ImageFile {
-            relative: relative_dir.join(&entry),
+            relative: relative_dir.join(&name),
             label,
             usage,
             len: metadata.len(),
             modified_nanos,
         });
     }
-    Ok(())
+    Ok((files, skipped))
 }
 
-/// The names in `dir`, sorted, so that the loaded order does not depend on the file system.
-fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut names = std::fs::read_dir(dir)
+/// The entries of `dir`, sorted by name, so that the loaded order does not depend on the file
+/// system.
+fn read_dir_sorted(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
+    let mut entries = std::fs::read_dir(dir)
         .map_err(|e| FerError::io(dir, e))?
-        .map(|entry| {
-            entry
-                .map(|e| PathBuf::from(e.file_name()))
-                .map_err(|e| FerError::io(dir, e))
-        })
+        .map(|entry| entry.map_err(|e| FerError::io(dir, e)))
         .collect::<Result<Vec<_>>>()?;
-    names.sort();
-    Ok(names)
+    entries.sort_by_key(|e| e.file_name());
+    Ok(entries)
 }
 
 /// Whether a file name is one the loader decodes: a visible file with an image extension.
