@@ -138,7 +138,12 @@ impl BaselineValidParams {
         debug_assert_eq!(fitted.classes(), &[0, 1, 2, 3, 4, 5, 6]);
         // linfa returns its starting point (all zeros) when no L-BFGS step lowered the loss,
         // instead of an error; a model that predicts 1/7 everywhere is not a fit.
-        if fitted.params().iter().all(|&w| w == 0.0) {
+        if fitted
+            .params()
+            .iter()
+            .chain(fitted.intercept())
+            .all(|&w| w == 0.0)
+        {
             return Err(FerError::Fit(format!(
                 "linfa-logistic made no progress from its zero start ({} features, alpha {}): \
                  the line search never lowered the loss",
