@@ -5,6 +5,7 @@
 
 mod calibration;
 mod comparison;
+mod confused_pairs;
 mod confusion;
 mod evaluation;
 mod history;
@@ -18,6 +19,7 @@ mod sklearn_reference;
 
 pub use calibration::{Calibration, ReliabilityBin, DEFAULT_CALIBRATION_BINS};
 pub use comparison::ModelComparison;
+pub use confused_pairs::{most_confused_pairs, ConfusedPair};
 pub use confusion::ConfusionMatrix;
 pub use evaluation::Evaluation;
 pub use history::EpochRecord;

@@ -4,6 +4,7 @@
 
 mod class_distribution;
 mod class_metrics_bars;
+mod confused_pairs_bars;
 mod confusion_heatmap;
 mod face_galleries;
 mod face_grid;
@@ -14,6 +15,7 @@ mod training_curves;
 
 pub use class_distribution::class_distribution;
 pub use class_metrics_bars::class_metrics_bars;
+pub use confused_pairs_bars::confused_pairs_bars;
 pub use confusion_heatmap::confusion_heatmap;
 pub use face_galleries::{confident_mistakes, mean_faces, sample_faces};
 pub use face_grid::FaceGrid;
