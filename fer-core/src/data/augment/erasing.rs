@@ -93,7 +93,10 @@ impl RandomErasing {
 
 /// Fills `rect` of the 48x48 `image` as `fill` says.
 pub fn erase<R: Rng>(image: &mut [f32], rect: Rect, fill: ErasingFill, rng: &mut R) {
-    let mean = image.iter().sum::<f32>() / image.len() as f32;
+    let mean = match fill {
+        ErasingFill::Mean => image.iter().sum::<f32>() / image.len() as f32,
+        ErasingFill::Noise => 0.0,
+    };
     for row in image
         .chunks_exact_mut(IMAGE_SIDE)
         .skip(rect.y)
