@@ -31,6 +31,16 @@ pub fn write_atomically(
     tmp.as_file()
         .sync_all()
         .map_err(|e| FerError::io(path, e))?;
+    // tempfile creates files readable by their owner only; outputs (reports, models) are
+    // ordinary files, so keep the permissions of the file being replaced, or the usual 0644.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let permissions = std::fs::metadata(path)
+            .map(|old| old.permissions())
+            .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o644));
+        std::fs::set_permissions(tmp.path(), permissions).map_err(|e| FerError::io(path, e))?;
+    }
     tmp.persist(path).map_err(|e| FerError::io(path, e.error))?;
     Ok(())
 }
@@ -69,5 +79,16 @@ mod tests {
         assert!(err.to_string().contains("out.txt"), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "first");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_readable_by_everyone_like_ordinary_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.html");
+        write_atomically(&path, |w| w.write_all(b"<html>")).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
     }
 }
