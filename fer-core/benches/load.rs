@@ -24,13 +24,26 @@ fn main() {
         }
     };
     let load_average = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    // `load folder-only` (after cargo's `--bench`) times the parallel folder load alone, for
+    // `folder-only` or `cache-only` (after cargo's `--bench`) times one kind of load alone, for
     // profiling.
     if std::env::args().any(|a| a == "folder-only") {
         let (_, times) = time_runs(5, || data::load_uncached(&dir));
         println!(
             "{}",
             json!({"folder_uncached_s": summary(&times), "load_average_at_start": load_average.trim()})
+        );
+        return;
+    }
+    if std::env::args().any(|a| a == "cache-only") {
+        let cache_dir = tempfile::tempdir().expect("a temporary cache folder");
+        let cache = Cache::new(cache_dir.path());
+        data::load_with_cache(&dir, Some(&cache)).expect("the first cached load");
+        let (_, times) = time_runs(20, || {
+            data::load_with_cache(&dir, Some(&cache)).map(|r| r.0)
+        });
+        println!(
+            "{}",
+            json!({"cache_hit_s": summary(&times), "load_average_at_start": load_average.trim()})
         );
         return;
     }
