@@ -113,7 +113,7 @@ fn list_part(root: &Path, part: Part, skipped_files: &mut usize) -> Result<Vec<I
             &dir,
             format!(
                 "missing folder; expected {}/ beside {}/ in Kaggle's layout, with one folder \
-                 per emotion inside",
+                 per emotion inside (or a fer2013.csv in place of both; see data/README.md)",
                 part.folder(),
                 match part {
                     Part::Train => "test",

@@ -47,6 +47,25 @@ pub enum CacheStatus {
 /// Uses the decoded-data cache in `FER_CACHE_DIR` (default: the platform's cache folder, `fer`
 /// inside it): a second load of an unchanged source reads one file instead of decoding 35,887
 /// images. A cache that cannot be written is reported on stderr and otherwise ignored.
+///
+/// ```
+/// # fn main() -> fer_core::Result<()> {
+/// use fer_core::{data, Emotion, Usage};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("fer2013.csv");
+/// let gray = vec!["128"; 2304].join(" ");
+/// std::fs::write(
+///     &path,
+///     format!("emotion,pixels,Usage\n3,{gray},Training\n6,{gray},PublicTest\n"),
+/// )
+/// .unwrap();
+/// let fer = data::load_uncached(&path)?;
+/// assert_eq!(fer.train.labels(), &[Emotion::Happy]);
+/// assert_eq!(fer.test.usages(), &[Usage::PublicTest]);
+/// assert_eq!(fer.train.face(0)[0], 128);
+/// # Ok(())
+/// # }
+/// ```
 pub fn load(path: &Path) -> Result<Fer2013> {
     let (data, status) = load_with_cache(path, Cache::from_env().as_ref())?;
     if let CacheStatus::WriteFailed(message) = status {
