@@ -335,7 +335,7 @@ pub fn face_from_image(image: DynamicImage) -> Face {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{ImageBuffer, Luma, Rgb, Rgba};
+    use image::{GrayImage, ImageBuffer, Luma, Rgb, Rgba};
 
     #[test]
     fn usage_comes_from_the_name_prefix() {
@@ -393,6 +393,65 @@ mod tests {
         let gradient = ImageBuffer::from_fn(48, 48, |x, y| Luma([(x + 2 * y) as u8]));
         let face = face_from_image(DynamicImage::ImageLuma8(gradient));
         assert_eq!(face[IMAGE_SIDE + 3], 5);
+    }
+
+    /// `train/happy/Training_1.png` and `test/sad/{PublicTest_2,3}.png` under a new root.
+    fn tree() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let face = GrayImage::from_pixel(48, 48, Luma([9]));
+        for file in [
+            "train/happy/Training_1.png",
+            "test/sad/PublicTest_2.png",
+            "test/sad/3.png",
+        ] {
+            let path = root.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            face.save(&path).unwrap();
+        }
+        root
+    }
+
+    #[test]
+    fn listing_takes_usage_from_the_prefix_else_the_folder() {
+        let root = tree();
+        let listing = list_folder(root.path()).unwrap();
+        assert_eq!(listing.train[0].usage, Usage::Training);
+        assert_eq!(listing.train[0].label, Emotion::Happy);
+        let usages: Vec<_> = listing.test.iter().map(|f| f.usage).collect();
+        // Name order: "3.png" sorts before "PublicTest_2.png"; no prefix in test/ = PrivateTest.
+        assert_eq!(usages, [Usage::PrivateTest, Usage::PublicTest]);
+        let test = decode_part(root.path(), &listing.test).unwrap();
+        assert_eq!(test.face(1)[0], 9);
+        assert_eq!(
+            test.origins()[1],
+            Origin::File(root.path().join("test/sad/PublicTest_2.png"))
+        );
+    }
+
+    #[test]
+    fn misplaced_files_and_folders_are_errors_naming_them() {
+        let root = tree();
+        let misplaced = root.path().join("test/sad/Training_4.png");
+        std::fs::copy(root.path().join("test/sad/3.png"), &misplaced).unwrap();
+        let err = list_folder(root.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("Training_4.png: the name says Training"),
+            "{err}"
+        );
+        std::fs::remove_file(misplaced).unwrap();
+
+        let loose = root.path().join("train/Training_5.png");
+        std::fs::copy(root.path().join("test/sad/3.png"), &loose).unwrap();
+        let err = list_folder(root.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("Training_5.png: image outside the emotion folders"),
+            "{err}"
+        );
+        std::fs::remove_file(loose).unwrap();
+
+        std::fs::create_dir(root.path().join("train/happy/more")).unwrap();
+        let err = list_folder(root.path()).unwrap_err().to_string();
+        assert!(err.contains("happy/more: unexpected folder"), "{err}");
     }
 
     #[test]
