@@ -21,7 +21,7 @@ pub mod eval;
 pub mod fs;
 pub mod plot;
 
-pub use data::{Dataset, Face, Origin, Usage, IMAGE_PIXELS, IMAGE_SIDE};
 pub use classifier::EmotionClassifier;
+pub use data::{Dataset, Face, Origin, Usage, IMAGE_PIXELS, IMAGE_SIDE};
 pub use emotion::Emotion;
 pub use error::{FerError, Result};
