@@ -1,9 +1,8 @@
 //! A safe, bounds-checked front to the `gemm` crate's strided single-precision matrix product.
 //!
-//! `gemm` (the crate dfdx itself uses) picks its kernel at run time: on x86-64 without its
-//! `nightly` feature it uses the AVX2+FMA kernels whenever the CPU has them (AVX-512 kernels
-//! need nightly Rust). On AMD Zen 4, whose AVX-512 units are 256 bits wide internally, that is
-//! the same peak rate.
+//! `gemm` picks its kernel at run time. We use gemm 0.19 rather than the 0.15 that dfdx pins:
+//! 0.15's AVX-512 kernels need nightly Rust, 0.19's build on stable, and on this machine a
+//! 2048^3 product runs at about 198 GFLOP/s against 135 with 0.15's AVX2 kernels.
 
 /// A read-only view of a matrix stored in a slice with arbitrary row and column strides.
 #[derive(Clone, Copy, Debug)]
