@@ -1,0 +1,166 @@
+//! `CnnModel`: one of the architectures of [`Arch`] behind one interface, with the pixel
+//! statistics it was trained with, so inference preprocesses exactly as training did.
+
+use dfdx::nn::ZeroGrads;
+use dfdx::shapes::Const;
+use dfdx::tensor::{Cpu, Gradients, NoneTape, OwnedTape, TensorFromVec};
+use ndarray::Array2;
+
+use super::best_model::BestModel;
+use super::config::{Arch, ModelConfig};
+use super::seed_model::{SeedInput, SeedLogits, SeedModel};
+use crate::data::{Dataset, PixelStats, IMAGE_PIXELS};
+use crate::error::{FerError, Result};
+use crate::{Emotion, EmotionClassifier};
+
+/// The weights of one architecture.
+#[derive(Debug, Clone)]
+pub enum Network {
+    /// The seed's CNN.
+    Seed(Box<SeedModel>),
+    /// Our VGG-style network.
+    Best(Box<BestModel>),
+}
+
+impl Network {
+    /// A freshly initialised network of `arch`, from the device's generator.
+    pub fn build(arch: Arch, device: &Cpu) -> Result<Self> {
+        Ok(match arch {
+            Arch::Seed => Network::Seed(Box::new(SeedModel::build(device)?)),
+            Arch::Best => Network::Best(Box::new(BestModel::build(device)?)),
+        })
+    }
+
+    /// Training forward pass (batch statistics, dropout, gradients on the tape).
+    pub fn forward_train(
+        &mut self,
+        x: SeedInput<OwnedTape<f32, Cpu>>,
+    ) -> Result<SeedLogits<OwnedTape<f32, Cpu>>> {
+        match self {
+            Network::Seed(m) => m.forward_train(x),
+            Network::Best(m) => m.forward_train(x),
+        }
+    }
+
+    /// Inference forward pass (running statistics, no dropout, no tape).
+    pub fn forward_eval(&self, x: SeedInput<NoneTape>) -> Result<SeedLogits<NoneTape>> {
+        match self {
+            Network::Seed(m) => m.forward_eval(x),
+            Network::Best(m) => m.forward_eval(x),
+        }
+    }
+
+    /// Zeroed gradients for every parameter.
+    pub fn alloc_grads(&self) -> Result<Gradients<f32, Cpu>> {
+        Ok(match self {
+            Network::Seed(m) => m.try_alloc_grads()?,
+            Network::Best(m) => m.try_alloc_grads()?,
+        })
+    }
+
+    /// Zeroes `grads` for the next step.
+    pub fn zero_grads(&self, grads: &mut Gradients<f32, Cpu>) -> Result<()> {
+        match self {
+            Network::Seed(m) => m.try_zero_grads(grads)?,
+            Network::Best(m) => m.try_zero_grads(grads)?,
+        }
+        Ok(())
+    }
+}
+
+/// Faces per inference batch: large enough for efficient convolutions, small enough that the
+/// seed's activations stay well under a gigabyte.
+pub const INFERENCE_BATCH: usize = 256;
+
+/// A network with its config and the pixel statistics of its training set.
+#[derive(Debug, Clone)]
+pub struct CnnModel {
+    /// Which architecture `network` is.
+    pub config: ModelConfig,
+    /// Per-pixel statistics fitted on the training split; inputs are standardised with them.
+    pub stats: PixelStats,
+    /// The weights.
+    pub network: Network,
+}
+
+impl CnnModel {
+    /// A freshly initialised model of `config.arch` (seeded through `device`).
+    pub fn new(config: ModelConfig, stats: PixelStats, device: &Cpu) -> Result<Self> {
+        Ok(CnnModel {
+            config,
+            stats,
+            network: Network::build(config.arch, device)?,
+        })
+    }
+
+    /// Standardises faces given as unit-range pixels (`[n * 2304]`, values in [0, 1], as the
+    /// augmentation pipeline writes them) in place with the training statistics.
+    pub fn standardize_unit(&self, pixels: &mut [f32]) {
+        for face in pixels.chunks_exact_mut(IMAGE_PIXELS) {
+            for ((p, &m), &s) in face.iter_mut().zip(&self.stats.mean).zip(&self.stats.std) {
+                *p = (*p * 255.0 - m) / s;
+            }
+        }
+    }
+
+    /// Logits of standardised `[n * 2304]` pixels, in eval mode, row-major `[n, 7]`.
+    pub fn logits(&self, device: &Cpu, standardized: Vec<f32>) -> Result<Vec<f32>> {
+        let n = standardized.len() / IMAGE_PIXELS;
+        let x =
+            device.try_tensor_from_vec(standardized, (n, Const::<1>, Const::<48>, Const::<48>))?;
+        Ok(self.network.forward_eval(x)?.as_vec())
+    }
+
+    /// Class probabilities of standardised `[n * 2304]` pixels, row-major `[n, 7]`.
+    pub fn probabilities(&self, device: &Cpu, standardized: Vec<f32>) -> Result<Vec<f32>> {
+        let n = standardized.len() / IMAGE_PIXELS;
+        let x =
+            device.try_tensor_from_vec(standardized, (n, Const::<1>, Const::<48>, Const::<48>))?;
+        Ok(self
+            .network
+            .forward_eval(x)?
+            .try_softmax::<dfdx::shapes::Axis<1>>()?
+            .as_vec())
+    }
+
+    /// Class probabilities of `faces`, in batches of [`INFERENCE_BATCH`]; with `flip_tta`,
+    /// the mean of the probabilities of each face and its mirror image.
+    pub fn predict_proba_tta(&self, faces: &Dataset, flip_tta: bool) -> Result<Array2<f32>> {
+        if faces.is_empty() {
+            return Err(FerError::EmptyDataset("no faces to classify".to_string()));
+        }
+        let device = Cpu::default();
+        let mut out = Vec::with_capacity(faces.len() * Emotion::COUNT);
+        let indices: Vec<usize> = (0..faces.len()).collect();
+        for chunk in indices.chunks(INFERENCE_BATCH) {
+            let mut x = vec![0.0f32; chunk.len() * IMAGE_PIXELS];
+            for (&i, row) in chunk.iter().zip(x.chunks_exact_mut(IMAGE_PIXELS)) {
+                self.stats.standardize(faces.face(i), row);
+            }
+            let mut p = if flip_tta {
+                let mut mirrored = x.clone();
+                for face in mirrored.chunks_exact_mut(IMAGE_PIXELS) {
+                    crate::data::augment::flip_horizontal(face);
+                }
+                let a = self.probabilities(&device, x)?;
+                let b = self.probabilities(&device, mirrored)?;
+                a.iter().zip(&b).map(|(a, b)| 0.5 * (a + b)).collect()
+            } else {
+                self.probabilities(&device, x)?
+            };
+            out.append(&mut p);
+        }
+        Array2::from_shape_vec((faces.len(), Emotion::COUNT), out)
+            .map_err(|e| FerError::ShapeMismatch(format!("probabilities: {e}")))
+    }
+}
+
+impl EmotionClassifier for CnnModel {
+    fn name(&self) -> String {
+        format!("cnn ({})", self.config.arch.name())
+    }
+
+    fn predict_proba(&self, faces: &Dataset) -> Result<Array2<f32>> {
+        self.predict_proba_tta(faces, false)
+    }
+}
