@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod evaluate;
 mod stats;
 mod train;
 
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Speed measurements: `fer bench train-step --arch seed --batch 64 --steps 10 --json`.
     Bench(bench::Args),
+    /// Score a CNN checkpoint: `fer evaluate --model DIR --split private-test --json`.
+    Evaluate(evaluate::Args),
     /// Count the faces per class and split of a FER2013 copy (folders or fer2013.csv).
     Stats(stats::Args),
     /// Fit a model and score it: `fer train baseline --features hog --json`.
@@ -31,6 +34,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         Command::Bench(args) => bench::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Train(args) => train::run(args),
     };

@@ -27,12 +27,15 @@ pub struct Args {
 enum Model {
     /// Multinomial logistic regression (linfa) on raw pixels or HOG features.
     Baseline(BaselineArgs),
+    /// A convolutional network (dfdx): the seed's architecture or our best one.
+    Cnn(CnnArgs),
 }
 
 /// Fits and scores the chosen model.
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.model {
         Model::Baseline(args) => run_baseline(args),
+        Model::Cnn(args) => run_cnn(args),
     }
 }
 
@@ -281,6 +284,233 @@ fn write_summary(out: &mut impl Write, s: &Summary, test: &Evaluation) -> anyhow
     writeln!(out, "{}", test.report)?;
     if let Some(path) = &s.model_path {
         writeln!(out, "model saved to {}", path.display())?;
+    }
+    Ok(())
+}
+
+/// Arguments of `fer train cnn`. Left-out settings take `fer_core::cnn::TrainConfig::new`'s
+/// documented defaults. Protocol: the best epoch is chosen on PublicTest; PrivateTest and
+/// Kaggle's test/ are reported at the end.
+#[derive(Debug, clap::Args)]
+struct CnnArgs {
+    /// The data set (as for `fer train baseline`). Default: $FER2013_DIR, else data/fer2013.
+    #[arg(long, value_name = "PATH")]
+    data: Option<PathBuf>,
+    /// The network.
+    #[arg(long, value_enum, default_value_t = CnnArch::Best)]
+    arch: CnnArch,
+    /// Passes over the training set. Default 30.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Faces per step. Default 64.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Peak learning rate. Default 1e-3.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Decoupled weight decay. Default 1e-4.
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Use SGD with Nesterov momentum instead of AdamW.
+    #[arg(long)]
+    sgd: bool,
+    /// Label smoothing. Default 0.1.
+    #[arg(long)]
+    label_smoothing: Option<f32>,
+    /// Weight the loss by inverse class frequency.
+    #[arg(long)]
+    class_weighted: bool,
+    /// Draw class-balanced epochs.
+    #[arg(long)]
+    balanced: bool,
+    /// Augmentation of training batches.
+    #[arg(long, value_enum, default_value_t = CnnAugment::Default)]
+    augment: CnnAugment,
+    /// Early-stopping patience in epochs. Default 10.
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Seed of weights, dropout, batch order and augmentation.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Train on at most N faces per class (the first ones), for quick runs.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Checkpoint folder (best epoch; the last one in last/). Default: no checkpoint.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Print one JSON object instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CnnArch {
+    Seed,
+    Best,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CnnAugment {
+    None,
+    Default,
+    Strong,
+}
+
+/// What `fer train cnn` prints (`--json`) and writes to metrics.json.
+#[derive(Debug, Serialize)]
+struct CnnSummary {
+    model: String,
+    train_samples: usize,
+    best_epoch: usize,
+    epochs_run: usize,
+    public_test_accuracy: f64,
+    private_test_accuracy: f64,
+    test_accuracy: f64,
+    private_test_per_class_recall: std::collections::BTreeMap<Emotion, f64>,
+    train_seconds: f64,
+    config: fer_core::cnn::TrainConfig,
+    data: PathBuf,
+    checkpoint: Option<PathBuf>,
+}
+
+/// Everything `fer train cnn` writes to metrics.json beside the best checkpoint.
+#[derive(Debug, Serialize)]
+struct CnnMetricsFile<'a> {
+    summary: &'a CnnSummary,
+    test: &'a Evaluation,
+    private_test: &'a Evaluation,
+    public_test: &'a Evaluation,
+}
+
+fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
+    use fer_core::cnn::{Arch, Augmentation, OptimizerKind, TrainConfig};
+    let arch = match args.arch {
+        CnnArch::Seed => Arch::Seed,
+        CnnArch::Best => Arch::Best,
+    };
+    let defaults = TrainConfig::new(arch);
+    let config = TrainConfig {
+        epochs: args.epochs.unwrap_or(defaults.epochs),
+        batch_size: args.batch.unwrap_or(defaults.batch_size),
+        learning_rate: args.lr.unwrap_or(defaults.learning_rate),
+        weight_decay: args.weight_decay.unwrap_or(defaults.weight_decay),
+        optimizer: if args.sgd {
+            OptimizerKind::SgdNesterov
+        } else {
+            OptimizerKind::Adam
+        },
+        label_smoothing: args.label_smoothing.unwrap_or(defaults.label_smoothing),
+        class_weighted: args.class_weighted,
+        balanced_sampler: args.balanced,
+        augmentation: match args.augment {
+            CnnAugment::None => Augmentation::None,
+            CnnAugment::Default => Augmentation::Default,
+            CnnAugment::Strong => Augmentation::Strong,
+        },
+        patience: args.patience.or(defaults.patience),
+        seed: args.seed,
+        ..defaults
+    };
+    config.check()?;
+    if args.resume && args.out.is_none() {
+        anyhow::bail!("--resume needs --out DIR (the run to continue)");
+    }
+    if args.limit == Some(0) {
+        anyhow::bail!("--limit must be at least 1");
+    }
+    let path = data::resolve_data_path(args.data.as_deref());
+    let fer = data::load(&path)?;
+    let train = match args.limit {
+        Some(limit) => {
+            let mut taken = [0usize; Emotion::COUNT];
+            let rows: Vec<usize> = (0..fer.train.len())
+                .filter(|&i| {
+                    let c = &mut taken[fer.train.labels()[i].index()];
+                    *c += 1;
+                    *c <= limit
+                })
+                .collect();
+            fer.train.select(&rows)
+        }
+        None => fer.train.clone(),
+    };
+    let public = fer.test.with_usage(Usage::PublicTest);
+    let private = fer.test.with_usage(Usage::PrivateTest);
+    if public.is_empty() || private.is_empty() {
+        anyhow::bail!(
+            "{}: test/ needs PublicTest faces (validation) and PrivateTest faces (report)",
+            path.display()
+        );
+    }
+    let started = Instant::now();
+    let outcome = fer_core::cnn::train(
+        &train,
+        &public,
+        &config,
+        &fer_core::cnn::CheckpointOptions {
+            dir: args.out.clone(),
+            resume: args.resume,
+        },
+        fer_core::cnn::Progress::Auto,
+    )?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    let model = &outcome.best;
+    let score = |set: &fer_core::Dataset| -> anyhow::Result<Evaluation> {
+        Ok(Evaluation::new(
+            set.labels(),
+            model.predict_proba(set)?.view(),
+        )?)
+    };
+    let public_eval = score(&public)?;
+    let private_eval = score(&private)?;
+    let test_eval = score(&fer.test)?;
+    let summary = CnnSummary {
+        model: model.name(),
+        train_samples: train.len(),
+        best_epoch: outcome.best_epoch,
+        epochs_run: outcome.history.len(),
+        public_test_accuracy: public_eval.accuracy,
+        private_test_accuracy: private_eval.accuracy,
+        test_accuracy: test_eval.accuracy,
+        private_test_per_class_recall: private_eval.per_class_recall.clone(),
+        train_seconds,
+        config,
+        data: path,
+        checkpoint: args.out.clone(),
+    };
+    if let Some(dir) = &args.out {
+        fer_core::fs::write_json_atomically(
+            &dir.join("metrics.json"),
+            &CnnMetricsFile {
+                summary: &summary,
+                test: &test_eval,
+                private_test: &private_eval,
+                public_test: &public_eval,
+            },
+        )?;
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &summary)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "{} on {} faces: best epoch {} of {} ({:.0} s); accuracy PublicTest {:.4}, \
+             PrivateTest {:.4}, test/ {:.4}",
+            summary.model,
+            summary.train_samples,
+            summary.best_epoch,
+            summary.epochs_run,
+            train_seconds,
+            summary.public_test_accuracy,
+            summary.private_test_accuracy,
+            summary.test_accuracy
+        )?;
+        writeln!(out, "{}", private_eval.report)?;
     }
     Ok(())
 }
