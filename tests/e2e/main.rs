@@ -5,5 +5,6 @@
 //! silently.
 
 mod baseline_cli;
+mod cnn_cli;
 mod data_cli;
 mod data_full;
