@@ -105,10 +105,13 @@ impl<D: Device<f32>> TensorCollection<f32, D> for BestModel<f32, D> {
 
 type Map<const C: usize, T> = Tensor<(usize, Const<C>, usize, usize), f32, Cpu, T>;
 
+/// Feature maps of any height and width type (the input's sides are `Const<48>`).
+type AnyMap<const C: usize, H, W, T> = Tensor<(usize, Const<C>, H, W), f32, Cpu, T>;
+
 impl<const I: usize, const O: usize> VggBlock<I, O> {
     fn forward_train<H: Dim, W: Dim>(
         &mut self,
-        x: Tensor<(usize, Const<I>, H, W), f32, Cpu, OwnedTape<f32, Cpu>>,
+        x: AnyMap<I, H, W, OwnedTape<f32, Cpu>>,
     ) -> Result<Map<O, OwnedTape<f32, Cpu>>> {
         let y = self.conv1.try_conv(x)?; // [N, O, H, W]
         let y = self.norm1.try_forward_mut(y)?.try_relu()?;
@@ -120,7 +123,7 @@ impl<const I: usize, const O: usize> VggBlock<I, O> {
 
     fn forward_eval<H: Dim, W: Dim>(
         &self,
-        x: Tensor<(usize, Const<I>, H, W), f32, Cpu, NoneTape>,
+        x: AnyMap<I, H, W, NoneTape>,
     ) -> Result<Map<O, NoneTape>> {
         let y = self.conv1.try_conv(x)?;
         let y = self.norm1.try_forward(y)?.try_relu()?;
