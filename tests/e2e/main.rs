@@ -8,3 +8,4 @@ mod baseline_cli;
 mod cnn_cli;
 mod data_cli;
 mod data_full;
+mod report_cli;

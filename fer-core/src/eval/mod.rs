@@ -7,12 +7,15 @@ mod calibration;
 mod comparison;
 mod confused_pairs;
 mod confusion;
+mod error_analysis;
 mod evaluation;
 mod history;
 mod mcnemar;
+mod occlusion;
 mod per_class;
 mod predictions;
 mod report;
+mod report_html;
 mod scores;
 #[cfg(test)]
 mod sklearn_reference;
@@ -21,12 +24,19 @@ pub use calibration::{Calibration, ReliabilityBin, DEFAULT_CALIBRATION_BINS};
 pub use comparison::ModelComparison;
 pub use confused_pairs::{most_confused_pairs, ConfusedPair};
 pub use confusion::ConfusionMatrix;
+pub use error_analysis::{disagreements, hardest_examples, HardExample};
 pub use evaluation::Evaluation;
 pub use history::EpochRecord;
 pub use mcnemar::{McNemarMethod, McNemarTest, EXACT_TEST_BELOW};
+#[cfg(test)]
+pub(crate) use occlusion::tests::RegionModel;
+pub use occlusion::{occlusion_sensitivity, OCCLUSION_GREY};
 pub use per_class::{AveragedMetrics, ClassMetrics, PerClassMetrics};
 pub use predictions::{
     check_labels, check_probabilities, predicted_labels, PROBABILITY_SUM_TOLERANCE,
 };
 pub use report::{ClassificationReport, REPORT_DIGITS};
+pub use report_html::{
+    build_report, write_report, ModelMetrics, Report, ReportMetrics, REPORT_SPLIT,
+};
 pub use scores::{accuracy, balanced_accuracy, log_loss, top_k_accuracy, LOG_LOSS_EPSILON};

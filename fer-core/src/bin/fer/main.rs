@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod evaluate;
+mod report;
 mod stats;
 mod train;
 
@@ -24,6 +25,8 @@ enum Command {
     Bench(bench::Args),
     /// Score a CNN checkpoint: `fer evaluate --model DIR --split private-test --json`.
     Evaluate(evaluate::Args),
+    /// An HTML report with every metric and figure: `fer report --baseline run/model.json --out report`.
+    Report(report::Args),
     /// Count the faces per class and split of a FER2013 copy (folders or fer2013.csv).
     Stats(stats::Args),
     /// Fit a model and score it: `fer train baseline --features hog --json`.
@@ -35,6 +38,7 @@ fn main() -> std::process::ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         Command::Bench(args) => bench::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Report(args) => report::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Train(args) => train::run(args),
     };
