@@ -173,7 +173,7 @@ pub fn build_report(
         page.section("training", "Training curves");
         for (name, history) in with_history {
             page.heading(3, name);
-            page.plot(&training_curves(history));
+            page.plot_tall(&training_curves(history), 900);
         }
     }
 
@@ -185,7 +185,10 @@ pub fn build_report(
             escape(&m.evaluation.report.to_string())
         ));
         let cm = &m.evaluation.confusion_matrix;
-        page.plot(&confusion_heatmap(cm, &format!("{name}: confusion matrix")));
+        page.plot_tall(
+            &confusion_heatmap(cm, &format!("{name}: confusion matrix")),
+            700,
+        );
         page.plot(&confused_pairs_bars(&most_confused_pairs(cm, 10), name));
         page.plot(&confidence_distribution(truth, p.view(), name)?);
         page.grid(&confident_mistakes(&scored, p.view(), GALLERY_FACES)?.to_html_img()?);
@@ -232,12 +235,12 @@ pub fn build_report(
         .iter()
         .map(|m| (m.name.as_str(), &m.evaluation.report))
         .collect();
-    page.plot(&class_metrics_bars(&reports));
+    page.plot_tall(&class_metrics_bars(&reports), 900);
     let calibrations: Vec<(&str, &_)> = metrics
         .iter()
         .map(|m| (m.name.as_str(), &m.evaluation.calibration))
         .collect();
-    page.plot(&reliability_diagram(&calibrations));
+    page.plot_tall(&reliability_diagram(&calibrations), 800);
     if let Some(c) = &comparison {
         page.raw(&format!(
             "<p id=\"mcnemar\">{a} vs {b} on the same {n} faces: both right {both}, both wrong \
@@ -309,11 +312,17 @@ impl Page {
     }
 
     fn plot(&mut self, plot: &Plot) {
+        self.plot_tall(plot, 480);
+    }
+
+    /// A figure in a box `height` pixels tall: plotly fills its box, so figures with
+    /// subplots or seven heatmap rows need more room than the default.
+    fn plot_tall(&mut self, plot: &Plot, height: u32) {
         self.figures += 1;
         let id = format!("figure-{}", self.figures);
         let _ = write!(
             self.body,
-            "<div class=\"figure\">{}</div>",
+            "<div class=\"figure\" style=\"height:{height}px\">{}</div>",
             plot.to_inline_html(Some(&id))
         );
     }
@@ -326,7 +335,7 @@ impl Page {
         format!(
             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>FER2013 evaluation \
              report</title>{}<style>body{{font-family:sans-serif;max-width:1300px;margin:auto}}\
-             .figure{{height:480px;margin:1em 0}}.grid img{{image-rendering:pixelated}}\
+             .figure{{margin:1em 0}}.grid img{{image-rendering:pixelated}}\
              table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px}}\
              </style></head><body>{}</body></html>",
             Plot::offline_js_sources(),

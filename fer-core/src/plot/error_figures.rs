@@ -2,7 +2,7 @@
 //! and an augmentation preview.
 
 use ndarray::ArrayView2;
-use plotly::layout::{Axis, BoxMode, Layout};
+use plotly::layout::{Axis, BoxMode, CategoryOrder, Layout};
 use plotly::{BoxPlot, Plot};
 
 use crate::data::augment::AugmentPipeline;
@@ -37,7 +37,13 @@ pub fn confidence_distribution(
         Layout::new()
             .title(format!("{model}: confidence per true emotion, right vs wrong").as_str())
             .box_mode(BoxMode::Group)
-            .x_axis(Axis::new().title("true emotion"))
+            .x_axis(
+                Axis::new()
+                    .title("true emotion")
+                    // Label order, not the order the data happens to list them.
+                    .category_order(CategoryOrder::Array)
+                    .category_array(Emotion::ALL.iter().map(|e| e.name()).collect()),
+            )
             .y_axis(Axis::new().title("confidence").range(vec![0.0, 1.0])),
     );
     Ok(plot)
