@@ -2,72 +2,31 @@
 //! accuracy claims on the full FER2013 data set.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use fer_core::baseline::BaselineModel;
-use fer_core::data::{self, IMAGE_SIDE};
-use fer_core::{Emotion, EmotionClassifier, Usage};
-use image::GrayImage;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use fer_core::data;
+use fer_core::{Emotion, EmotionClassifier};
 use serde_json::Value;
 
-/// Writes a Kaggle-layout fixture: `train_per_class` Training faces and `test_per_class` each of
-/// PublicTest and PrivateTest per emotion, skipping the emotions in `without`. Each face shows a
-/// bright horizontal band whose height encodes its emotion (rows 6c..6c+6), over seeded noise,
-/// so the classes are linearly separable in pixel space and a working fit must score ~100%.
-fn write_fixture(root: &Path, train_per_class: usize, test_per_class: usize, without: &[Emotion]) {
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
-    for emotion in Emotion::ALL {
-        for (part, usages, n) in [
-            ("train", &[Usage::Training][..], train_per_class),
-            (
-                "test",
-                &[Usage::PublicTest, Usage::PrivateTest][..],
-                test_per_class,
-            ),
-        ] {
-            let dir = root.join(part).join(emotion.name());
-            std::fs::create_dir_all(&dir).unwrap();
-            if without.contains(&emotion) {
-                continue;
-            }
-            for usage in usages {
-                for i in 0..n {
-                    let face = GrayImage::from_fn(IMAGE_SIDE as u32, IMAGE_SIDE as u32, |_, y| {
-                        let band = y as usize / 6 == emotion.index();
-                        image::Luma([if band { 170 } else { 50 } + rng.gen_range(0..50u8)])
-                    });
-                    face.save(dir.join(format!("{}_{i}.png", usage.name())))
-                        .unwrap();
-                }
-            }
-        }
+use super::common::{fer, json_of, path_str, stderr, BandFixture};
+
+/// The band fixture (see [`BandFixture`]): separable, so a working fit must score ~100%.
+fn write_fixture(
+    root: &Path,
+    train_per_class: usize,
+    test_per_class: usize,
+    without: &'static [Emotion],
+) {
+    BandFixture {
+        train_per_class,
+        test_per_class,
+        without,
+        blank_every: None,
+        noise: 50,
+        seed: 42,
     }
-}
-
-/// Runs `fer` with `args`, with the decoded-data cache in `cache` so that tests never touch the
-/// user's cache folder.
-fn fer(cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fer"))
-        .args(args)
-        .env("FER_CACHE_DIR", cache)
-        .env_remove("FER2013_DIR")
-        .output()
-        .expect("the fer binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json_of(out: &Output) -> Value {
-    assert!(out.status.success(), "fer failed: {}", stderr(out));
-    serde_json::from_slice(&out.stdout).expect("--json prints one JSON object")
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("temp paths are UTF-8")
+    .write(root);
 }
 
 #[test]

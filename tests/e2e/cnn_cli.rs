@@ -2,60 +2,22 @@
 //! JSON shapes, and a clear error for a folder that is not a checkpoint.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use fer_core::data::IMAGE_SIDE;
-use fer_core::{Emotion, Usage};
-use image::GrayImage;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use serde_json::Value;
+use fer_core::Emotion;
 
-/// A Kaggle-layout fixture: `train_per_class` Training faces and `test_per_class` each of
-/// PublicTest and PrivateTest per emotion; the emotion is the height of a bright band.
+use super::common::{fer, json_of, BandFixture};
+
+/// The band fixture (see [`BandFixture`]): the emotion is the height of a bright band.
 fn write_fixture(root: &Path, train_per_class: usize, test_per_class: usize) {
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    for emotion in Emotion::ALL {
-        for (part, usages, n) in [
-            ("train", &[Usage::Training][..], train_per_class),
-            (
-                "test",
-                &[Usage::PublicTest, Usage::PrivateTest][..],
-                test_per_class,
-            ),
-        ] {
-            let dir = root.join(part).join(emotion.name());
-            std::fs::create_dir_all(&dir).unwrap();
-            for usage in usages {
-                for i in 0..n {
-                    let face = GrayImage::from_fn(IMAGE_SIDE as u32, IMAGE_SIDE as u32, |_, y| {
-                        let band = y as usize / 6 == emotion.index();
-                        image::Luma([if band { 170 } else { 50 } + rng.gen_range(0..50u8)])
-                    });
-                    face.save(dir.join(format!("{}_{i}.png", usage.name())))
-                        .unwrap();
-                }
-            }
-        }
+    BandFixture {
+        train_per_class,
+        test_per_class,
+        without: &[],
+        blank_every: None,
+        noise: 50,
+        seed: 7,
     }
-}
-
-fn fer(cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fer"))
-        .args(args)
-        .env("FER_CACHE_DIR", cache)
-        .env_remove("FER2013_DIR")
-        .output()
-        .expect("the fer binary runs")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
+    .write(root);
 }
 
 #[test]
@@ -68,7 +30,7 @@ fn train_cnn_writes_a_checkpoint_that_evaluate_scores() {
     );
     write_fixture(&data, 8, 3);
     let (data_arg, ck_arg) = (data.to_str().unwrap(), ck.to_str().unwrap());
-    let summary = json(&fer(
+    let summary = json_of(&fer(
         &cache,
         &[
             "train",
@@ -99,7 +61,7 @@ fn train_cnn_writes_a_checkpoint_that_evaluate_scores() {
     }
     assert!(ck.join("metrics.json").is_file());
 
-    let report = json(&fer(
+    let report = json_of(&fer(
         &cache,
         &[
             "evaluate",
@@ -123,7 +85,7 @@ fn train_cnn_writes_a_checkpoint_that_evaluate_scores() {
         assert!(recall.contains_key(emotion.name()), "{recall:?}");
     }
     // The private-test accuracy printed by train equals the one evaluate recomputes (no TTA).
-    let again = json(&fer(
+    let again = json_of(&fer(
         &cache,
         &["evaluate", "--model", ck_arg, "--data", data_arg, "--json"],
     ));

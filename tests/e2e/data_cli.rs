@@ -4,22 +4,13 @@
 
 use std::io::Cursor;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use fer_core::{Emotion, IMAGE_PIXELS};
 use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, Rgb, Rgba};
 use serde_json::{json, Value};
 
-/// Runs `fer` with the cache in `cache`, so tests never touch the user's cache folder, and
-/// without `FER2013_DIR`, so only `--data` decides the data set.
-fn fer(cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fer"))
-        .args(args)
-        .env("FER_CACHE_DIR", cache)
-        .env_remove("FER2013_DIR")
-        .output()
-        .expect("the fer binary runs")
-}
+use super::common::{fer, path_str};
 
 fn stats_json(cache: &Path, data: &Path) -> Value {
     let out = fer(cache, &["stats", "--data", path_str(data), "--json"]);
@@ -41,10 +32,6 @@ fn stats_error(cache: &Path, data: &Path) -> String {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.stdout.is_empty());
     stderr
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
 }
 
 fn encode(image: DynamicImage, format: ImageFormat) -> Vec<u8> {

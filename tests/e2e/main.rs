@@ -6,6 +6,7 @@
 
 mod baseline_cli;
 mod cnn_cli;
+mod common;
 mod data_cli;
 mod data_full;
 mod report_cli;

@@ -2,58 +2,27 @@
 //! section and figure, its metrics.json matches `Evaluation`, and bad input fails cleanly.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use fer_core::baseline::BaselineModel;
-use fer_core::data::{self, IMAGE_SIDE};
+use fer_core::data;
 use fer_core::eval::{build_report, Evaluation, ReportMetrics};
-use fer_core::{Emotion, EmotionClassifier, Usage};
-use image::GrayImage;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use fer_core::{EmotionClassifier, Usage};
 
-/// A Kaggle-layout fixture, 10 Training and 4 each of PublicTest/PrivateTest faces per
-/// emotion: a bright band whose height encodes the emotion, over seeded noise, with the band
-/// missing on a third of the faces (pure noise) so the models make mistakes to analyse.
+use super::common::{fer, path_str, stderr, BandFixture};
+
+/// The band fixture (see [`BandFixture`]), 10 Training and 4 each of PublicTest/PrivateTest
+/// faces per emotion, with the band missing on a third of the faces (pure noise) so the models
+/// make mistakes to analyse.
 fn write_fixture(root: &Path) {
-    let mut rng = ChaCha8Rng::seed_from_u64(11);
-    for emotion in Emotion::ALL {
-        for (part, usages, n) in [
-            ("train", &[Usage::Training][..], 10),
-            ("test", &[Usage::PublicTest, Usage::PrivateTest][..], 4),
-        ] {
-            let dir = root.join(part).join(emotion.name());
-            std::fs::create_dir_all(&dir).unwrap();
-            for usage in usages {
-                for i in 0..n {
-                    let band_level = if i % 3 == 0 { 50 } else { 170 };
-                    let face = GrayImage::from_fn(IMAGE_SIDE as u32, IMAGE_SIDE as u32, |_, y| {
-                        let band = y as usize / 6 == emotion.index();
-                        image::Luma([if band { band_level } else { 50 } + rng.gen_range(0..60u8)])
-                    });
-                    face.save(dir.join(format!("{}_{i}.png", usage.name())))
-                        .unwrap();
-                }
-            }
-        }
+    BandFixture {
+        train_per_class: 10,
+        test_per_class: 4,
+        without: &[],
+        blank_every: Some(3),
+        noise: 60,
+        seed: 11,
     }
-}
-
-fn fer(cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fer"))
-        .args(args)
-        .env("FER_CACHE_DIR", cache)
-        .env_remove("FER2013_DIR")
-        .output()
-        .expect("the fer binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("temp paths are UTF-8")
+    .write(root);
 }
 
 /// Fits a baseline on the fixture with `features` and returns its model.json.
@@ -64,13 +33,13 @@ fn fit_baseline(data: &Path, cache: &Path, features: &str, out: &Path) -> PathBu
             "train",
             "baseline",
             "--data",
-            s(data),
+            path_str(data),
             "--features",
             features,
             "--max-iterations",
             "20",
             "--out",
-            s(out),
+            path_str(out),
         ],
     );
     assert!(run.status.success(), "{}", stderr(&run));
@@ -89,11 +58,11 @@ fn the_report_holds_every_section_and_its_metrics_match_evaluation() {
         &[
             "report",
             "--data",
-            s(&data_dir),
+            path_str(&data_dir),
             "--baseline",
-            s(&model_json),
+            path_str(&model_json),
             "--out",
-            s(&out),
+            path_str(&out),
         ],
     );
     assert!(run.status.success(), "{}", stderr(&run));
@@ -217,7 +186,13 @@ fn bad_input_fails_with_a_clear_error_and_writes_nothing() {
 
     let none = fer(
         &cache,
-        &["report", "--data", s(&data_dir), "--out", s(&out)],
+        &[
+            "report",
+            "--data",
+            path_str(&data_dir),
+            "--out",
+            path_str(&out),
+        ],
     );
     assert!(!none.status.success());
     assert!(
@@ -232,11 +207,11 @@ fn bad_input_fails_with_a_clear_error_and_writes_nothing() {
         &[
             "report",
             "--data",
-            s(&data_dir),
+            path_str(&data_dir),
             "--baseline",
-            s(&missing),
+            path_str(&missing),
             "--out",
-            s(&out),
+            path_str(&out),
         ],
     );
     assert!(!run.status.success());
@@ -248,11 +223,11 @@ fn bad_input_fails_with_a_clear_error_and_writes_nothing() {
         &[
             "report",
             "--data",
-            s(&data_dir),
+            path_str(&data_dir),
             "--model",
-            s(&tmp.path().join("nocnn")),
+            path_str(&tmp.path().join("nocnn")),
             "--out",
-            s(&out),
+            path_str(&out),
         ],
     );
     assert!(!run.status.success());
@@ -267,11 +242,11 @@ fn bad_input_fails_with_a_clear_error_and_writes_nothing() {
         &[
             "report",
             "--data",
-            s(&data_dir),
+            path_str(&data_dir),
             "--baseline",
-            s(&model_json),
+            path_str(&model_json),
             "--out",
-            s(&file.join("sub")),
+            path_str(&file.join("sub")),
         ],
     );
     assert!(!run.status.success());
