@@ -4,13 +4,13 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use base64::Engine;
 use font8x8::UnicodeFonts;
 use image::{ImageFormat, Rgb, RgbImage};
 
 use crate::data::{Face, IMAGE_PIXELS, IMAGE_SIDE};
 use crate::error::{FerError, Result};
 use crate::fs::write_atomically;
+use crate::plot::png;
 
 /// Pixels between tiles and around the grid.
 const GAP: u32 = 4;
@@ -172,14 +172,8 @@ impl FaceGrid {
 
     /// The grid as an `<img>` tag with the PNG inline, for HTML reports.
     pub fn to_html_img(&self) -> Result<String> {
-        Ok(format!(
-            "<img alt=\"{}\" src=\"data:image/png;base64,{}\">",
-            self.title
-                .as_deref()
-                .unwrap_or("faces")
-                .replace('"', "&quot;"),
-            base64::engine::general_purpose::STANDARD.encode(self.to_png()?)
-        ))
+        let alt = self.title.as_deref().unwrap_or("faces");
+        Ok(png::img_tag(&self.to_png()?, alt))
     }
 
     /// Shows the grid in an evcxr notebook: prints the PNG with evcxr's
@@ -187,10 +181,7 @@ impl FaceGrid {
     /// fails.
     pub fn evcxr_display(&self) {
         match self.to_png() {
-            Ok(png) => println!(
-                "EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT",
-                base64::engine::general_purpose::STANDARD.encode(png)
-            ),
+            Ok(bytes) => png::evcxr_print(&bytes),
             Err(e) => println!("face grid: {e}"),
         }
     }

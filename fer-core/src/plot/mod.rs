@@ -11,6 +11,7 @@ mod face_galleries;
 mod face_grid;
 mod html;
 mod palette;
+mod png;
 mod reliability_diagram;
 mod saliency;
 mod training_curves;

@@ -2,13 +2,13 @@
 
 use std::io::Cursor;
 
-use base64::Engine;
 use image::{ImageFormat, Rgb, RgbImage};
 
 use crate::classifier::EmotionClassifier;
 use crate::data::{Dataset, Face, IMAGE_SIDE};
 use crate::error::{FerError, Result};
 use crate::eval::occlusion_sensitivity;
+use crate::plot::png;
 
 /// Enlargement of each face.
 const SCALE: u32 = 2;
@@ -112,20 +112,13 @@ impl SaliencyGrid {
 
     /// The grid as an `<img>` tag with the PNG inline, for HTML reports.
     pub fn to_html_img(&self, alt: &str) -> Result<String> {
-        Ok(format!(
-            "<img alt=\"{}\" src=\"data:image/png;base64,{}\">",
-            alt.replace('"', "&quot;"),
-            base64::engine::general_purpose::STANDARD.encode(self.to_png()?)
-        ))
+        Ok(png::img_tag(&self.to_png()?, alt))
     }
 
     /// Shows the grid in an evcxr notebook as `image/png`.
     pub fn evcxr_display(&self) {
         match self.to_png() {
-            Ok(png) => println!(
-                "EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT",
-                base64::engine::general_purpose::STANDARD.encode(png)
-            ),
+            Ok(bytes) => png::evcxr_print(&bytes),
             Err(e) => println!("saliency grid: {e}"),
         }
     }
