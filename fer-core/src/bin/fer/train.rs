@@ -2,7 +2,7 @@
 //! challenge's PrivateTest split.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -138,13 +138,37 @@ struct Summary {
     model_path: Option<PathBuf>,
 }
 
-/// Everything written to metrics.json.
+/// Everything `fer train` writes to metrics.json: the printed summary and every metric of each
+/// split.
 #[derive(Debug, Serialize)]
-struct MetricsFile<'a> {
-    summary: &'a Summary,
+struct MetricsFile<'a, S> {
+    summary: &'a S,
     test: &'a Evaluation,
     private_test: &'a Evaluation,
     public_test: Option<&'a Evaluation>,
+}
+
+impl<S: Serialize> MetricsFile<'_, S> {
+    /// Writes metrics.json into `out_dir` (when given, atomically), then prints the summary:
+    /// one JSON object with `json`, else the text `print_text` writes.
+    fn write_and_print(
+        &self,
+        out_dir: Option<&Path>,
+        json: bool,
+        print_text: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        if let Some(dir) = out_dir {
+            fer_core::fs::write_json_atomically(&dir.join("metrics.json"), self)?;
+        }
+        let mut out = std::io::stdout().lock();
+        if json {
+            serde_json::to_writer(&mut out, self.summary)?;
+            writeln!(out)?;
+            Ok(())
+        } else {
+            print_text(&mut out)
+        }
+    }
 }
 
 fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
@@ -244,30 +268,21 @@ fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
         data: path,
         model_path: model_path.clone(),
     };
-    if let (Some(dir), Some(model_path)) = (&args.out, &model_path) {
+    if let Some(model_path) = &model_path {
         model.save(model_path)?;
-        fer_core::fs::write_json_atomically(
-            &dir.join("metrics.json"),
-            &MetricsFile {
-                summary: &summary,
-                test: &test_eval,
-                private_test: &private_eval,
-                public_test: public_eval.as_ref(),
-            },
-        )?;
     }
-
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer(&mut out, &summary)?;
-        writeln!(out)?;
-    } else {
-        write_summary(&mut out, &summary, &test_eval)?;
+    MetricsFile {
+        summary: &summary,
+        test: &test_eval,
+        private_test: &private_eval,
+        public_test: public_eval.as_ref(),
     }
-    Ok(())
+    .write_and_print(args.out.as_deref(), args.json, |out| {
+        write_summary(out, &summary, &test_eval)
+    })
 }
 
-fn write_summary(out: &mut impl Write, s: &Summary, test: &Evaluation) -> anyhow::Result<()> {
+fn write_summary(out: &mut dyn Write, s: &Summary, test: &Evaluation) -> anyhow::Result<()> {
     writeln!(
         out,
         "{} on {} training faces ({} features): fitted in {:.1} s",
@@ -376,15 +391,6 @@ struct CnnSummary {
     checkpoint: Option<PathBuf>,
 }
 
-/// Everything `fer train cnn` writes to metrics.json beside the best checkpoint.
-#[derive(Debug, Serialize)]
-struct CnnMetricsFile<'a> {
-    summary: &'a CnnSummary,
-    test: &'a Evaluation,
-    private_test: &'a Evaluation,
-    public_test: &'a Evaluation,
-}
-
 fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
     use fer_core::cnn::{Arch, Augmentation, OptimizerKind, TrainConfig};
     let arch = match args.arch {
@@ -481,22 +487,13 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
         data: path,
         checkpoint: args.out.clone(),
     };
-    if let Some(dir) = &args.out {
-        fer_core::fs::write_json_atomically(
-            &dir.join("metrics.json"),
-            &CnnMetricsFile {
-                summary: &summary,
-                test: &test_eval,
-                private_test: &private_eval,
-                public_test: &public_eval,
-            },
-        )?;
+    MetricsFile {
+        summary: &summary,
+        test: &test_eval,
+        private_test: &private_eval,
+        public_test: Some(&public_eval),
     }
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer(&mut out, &summary)?;
-        writeln!(out)?;
-    } else {
+    .write_and_print(args.out.as_deref(), args.json, |out| {
         writeln!(
             out,
             "{} on {} faces: best epoch {} of {} ({:.0} s); accuracy PublicTest {:.4}, \
@@ -511,6 +508,6 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
             summary.test_accuracy
         )?;
         writeln!(out, "{}", private_eval.report)?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
