@@ -1,6 +1,6 @@
 //! Speed measurements behind `fer bench train-step`: the machine's matrix-multiply roofline
 //! (a large square sgemm through the same `gemm` crate), the GFLOP/s our convolutions reach on
-//! the seed's layers, and the seed model's training throughput.
+//! the seed's layers, and a model's training throughput.
 //!
 //! Every figure is the best of several repetitions: other processes share the machine, and the
 //! best run is the one they disturbed least.
@@ -8,8 +8,6 @@
 use std::time::Instant;
 
 use dfdx::losses::cross_entropy_with_logits_loss;
-use dfdx::nn::ZeroGrads;
-use dfdx::optim::{Adam, AdamConfig, Optimizer};
 use dfdx::shapes::Const;
 use dfdx::tensor::{Cpu, TensorFromVec, Trace};
 use dfdx::tensor_ops::Backward;
@@ -17,16 +15,20 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::config::Arch;
 use super::conv_op::{conv2d_backward, conv2d_forward, ConvShape};
 use super::im2col::WindowGeometry;
 use super::matmul::{matmul, MatMut, MatRef};
-use super::seed_model::{SeedModel, SEED_CLASSES, SEED_INPUT_SIDE};
+use super::model::Network;
+use super::seed_model::{SEED_CLASSES, SEED_INPUT_SIDE};
+use super::train::OptimizerState;
+use super::train_config::TrainConfig;
 use crate::error::{FerError, Result};
 
 /// The three figures `fer bench train-step --json` prints.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct TrainStepReport {
-    /// Training images per second (forward, backward, Adam update) of the seed model.
+    /// Training images per second (forward, backward, Adam update) of the chosen model.
     pub images_per_s: f64,
     /// GFLOP/s of a large square sgemm through the `gemm` crate on all threads: the roofline.
     pub gemm_gflops: f64,
@@ -143,21 +145,29 @@ pub fn combined_gflops(timings: &[ConvLayerTiming]) -> f64 {
     flops / seconds / 1e9
 }
 
-/// Training images per second of the seed model: `steps` timed steps of `batch` seeded random
-/// images (after two untimed warm-up steps), each a training forward pass, cross-entropy,
-/// backward pass and Adam update (Keras' defaults: learning rate 1e-3). Returns the best
-/// single-step rate and the mean over all steps.
-pub fn seed_train_step(batch: usize, steps: usize, seed: u64) -> Result<(f64, f64)> {
-    if batch == 0 {
-        return Err(FerError::invalid_parameter("batch", "must be at least 1"));
+/// Training images per second of a freshly built `arch` network: `steps` timed steps of
+/// `batch` seeded random images (after two untimed warm-up steps), each a training forward
+/// pass, cross-entropy, backward pass and Adam update (Keras' defaults: learning rate 1e-3).
+/// Returns the best single-step rate and the mean over all steps.
+pub fn train_step_throughput(
+    arch: Arch,
+    batch: usize,
+    steps: usize,
+    seed: u64,
+) -> Result<(f64, f64)> {
+    if batch < 2 {
+        return Err(FerError::invalid_parameter(
+            "batch",
+            "must be at least 2 (batch norm needs two images)",
+        ));
     }
     if steps == 0 {
         return Err(FerError::invalid_parameter("steps", "must be at least 1"));
     }
     let dev = Cpu::seed_from_u64(seed);
-    let mut model = SeedModel::build(&dev)?;
-    let mut grads = model.try_alloc_grads()?;
-    let mut opt = Adam::new(&model, AdamConfig::default());
+    let mut network = Network::build(arch, &dev)?;
+    let mut grads = network.alloc_grads()?;
+    let mut optimizer = OptimizerState::new(&network, &TrainConfig::new(arch));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let side = SEED_INPUT_SIDE;
     let images = random_values(batch * side * side, &mut rng);
@@ -173,12 +183,11 @@ pub fn seed_train_step(batch: usize, steps: usize, seed: u64) -> Result<(f64, f6
             (batch, Const::<1>, Const::<48>, Const::<48>),
         )?;
         let targets = dev.try_tensor_from_vec(one_hot.clone(), (batch, Const::<7>))?;
-        let logits = model.forward_train(x.traced(grads))?;
+        let logits = network.forward_train(x.traced(grads))?;
         let loss = cross_entropy_with_logits_loss(logits, targets);
         grads = loss.try_backward()?;
-        opt.update(&mut model, &grads)
-            .map_err(|e| FerError::Fit(format!("Adam update: {e}")))?;
-        model.try_zero_grads(&mut grads)?;
+        optimizer.step(&mut network, &grads, 1e-3)?;
+        network.zero_grads(&mut grads)?;
         if step >= 2 {
             step_seconds.push(start.elapsed().as_secs_f64());
         }

@@ -23,6 +23,7 @@ use dfdx::shapes::{Const, Dim, Dtype};
 use dfdx::tensor::{Cpu, NoneTape, OwnedTape, Storage, Tensor};
 use dfdx::tensor_ops::Device;
 
+use super::batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
 use super::conv_layer::Conv2d;
 use super::pool_op::{global_avg_pool2d, max_pool2d};
 use super::seed_model::{SeedInput, SeedLogits};
@@ -114,9 +115,9 @@ impl<const I: usize, const O: usize> VggBlock<I, O> {
         x: AnyMap<I, H, W, OwnedTape<f32, Cpu>>,
     ) -> Result<Map<O, OwnedTape<f32, Cpu>>> {
         let y = self.conv1.try_conv(x)?; // [N, O, H, W]
-        let y = self.norm1.try_forward_mut(y)?.try_relu()?;
+        let y = batch_norm2d_train(y, &mut self.norm1, Activation::Relu)?;
         let y = self.conv2.try_conv(y)?; // [N, O, H, W]
-        let y = self.norm2.try_forward_mut(y)?.try_relu()?;
+        let y = batch_norm2d_train(y, &mut self.norm2, Activation::Relu)?;
         let y = max_pool2d(y, 2, 2)?; // [N, O, H/2, W/2]
         Ok(Dropout { p: BLOCK_DROPOUT }.try_forward_mut(y)?)
     }
@@ -126,9 +127,9 @@ impl<const I: usize, const O: usize> VggBlock<I, O> {
         x: AnyMap<I, H, W, NoneTape>,
     ) -> Result<Map<O, NoneTape>> {
         let y = self.conv1.try_conv(x)?;
-        let y = self.norm1.try_forward(y)?.try_relu()?;
+        let y = batch_norm2d_eval(y, &self.norm1, Activation::Relu)?;
         let y = self.conv2.try_conv(y)?;
-        let y = self.norm2.try_forward(y)?.try_relu()?;
+        let y = batch_norm2d_eval(y, &self.norm2, Activation::Relu)?;
         max_pool2d(y, 2, 2)
     }
 }

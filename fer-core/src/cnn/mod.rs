@@ -7,6 +7,7 @@
 //! [`AvgPool2d`] and [`GlobalAvgPool`] the layers that compose with dfdx's own.
 
 pub mod allocator;
+pub mod batch_norm_op;
 pub mod bench;
 pub mod conv_layer;
 pub mod conv_op;
@@ -17,6 +18,7 @@ pub mod pool_op;
 pub mod seed_model;
 
 pub use allocator::retain_freed_memory;
+pub use batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
 pub use conv_layer::Conv2d;
 pub use conv_op::{conv2d, ConvShape};
 pub use im2col::WindowGeometry;

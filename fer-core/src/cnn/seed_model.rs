@@ -28,6 +28,7 @@ use dfdx::shapes::{Const, Dim, Dtype};
 use dfdx::tensor::{Cpu, NoneTape, OwnedTape, Storage, Tensor};
 use dfdx::tensor_ops::{Device, ReshapeTo};
 
+use super::batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
 use super::conv_layer::Conv2d;
 use super::pool_op::max_pool2d;
 use crate::error::{FerError, Result};
@@ -171,14 +172,14 @@ impl<const I: usize, const O: usize, const K: usize, const P: usize> ConvBlock<I
         x: Map<I, OwnedTape<f32, Cpu>>,
     ) -> Result<Map<O, OwnedTape<f32, Cpu>>> {
         let y = self.conv.try_conv(x)?.try_relu()?;
-        let y = self.norm.try_forward_mut(y)?;
+        let y = batch_norm2d_train(y, &mut self.norm, Activation::Identity)?;
         let y = max_pool2d(y, 2, 2)?;
         Ok(Dropout { p: SEED_DROPOUT }.try_forward_mut(y)?)
     }
 
     fn forward_eval(&self, x: Map<I, NoneTape>) -> Result<Map<O, NoneTape>> {
         let y = self.conv.try_conv(x)?.try_relu()?;
-        let y = self.norm.try_forward(y)?;
+        let y = batch_norm2d_eval(y, &self.norm, Activation::Identity)?;
         max_pool2d(y, 2, 2)
     }
 }

@@ -68,7 +68,7 @@ pub struct TrainOutcome {
 }
 
 /// The optimiser state, typed by the network it updates.
-enum OptimizerState {
+pub(crate) enum OptimizerState {
     SeedAdam(Adam<SeedModel, f32, Cpu>),
     BestAdam(Adam<BestModel, f32, Cpu>),
     SeedSgd(Sgd<SeedModel, f32, Cpu>),
@@ -76,7 +76,7 @@ enum OptimizerState {
 }
 
 impl OptimizerState {
-    fn new(network: &Network, config: &TrainConfig) -> Self {
+    pub(crate) fn new(network: &Network, config: &TrainConfig) -> Self {
         let decay =
             (config.weight_decay > 0.0).then_some(WeightDecay::Decoupled(config.weight_decay));
         let adam = AdamConfig {
@@ -101,7 +101,12 @@ impl OptimizerState {
         }
     }
 
-    fn step(&mut self, network: &mut Network, grads: &Gradients<f32, Cpu>, lr: f64) -> Result<()> {
+    pub(crate) fn step(
+        &mut self,
+        network: &mut Network,
+        grads: &Gradients<f32, Cpu>,
+        lr: f64,
+    ) -> Result<()> {
         let result = match (self, network) {
             (Self::SeedAdam(o), Network::Seed(m)) => {
                 o.cfg.lr = lr;

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use fer_core::cnn::bench::{
-    combined_gflops, gemm_roofline, seed_conv_shapes, seed_train_step, time_conv_layers,
+    combined_gflops, gemm_roofline, seed_conv_shapes, time_conv_layers, train_step_throughput,
     TrainStepReport,
 };
 
@@ -26,6 +26,17 @@ enum Bench {
 enum Arch {
     /// The seed's Keras CNN (4.5M parameters).
     Seed,
+    /// Our VGG-style network.
+    Best,
+}
+
+impl From<Arch> for fer_core::cnn::Arch {
+    fn from(arch: Arch) -> Self {
+        match arch {
+            Arch::Seed => fer_core::cnn::Arch::Seed,
+            Arch::Best => fer_core::cnn::Arch::Best,
+        }
+    }
 }
 
 /// Arguments of `fer bench train-step`.
@@ -68,7 +79,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn train_step(args: TrainStepArgs) -> anyhow::Result<()> {
-    let Arch::Seed = args.arch;
     if args.repeats == 0 {
         anyhow::bail!("invalid parameter `repeats`: must be at least 1");
     }
@@ -78,7 +88,8 @@ fn train_step(args: TrainStepArgs) -> anyhow::Result<()> {
     let gemm_gflops = gemm_roofline(args.gemm_size, args.repeats);
     let timings = time_conv_layers(&seed_conv_shapes(args.batch)?, args.repeats);
     let conv_gflops = combined_gflops(&timings);
-    let (best_images_per_s, images_per_s) = seed_train_step(args.batch, args.steps, args.seed)?;
+    let (best_images_per_s, images_per_s) =
+        train_step_throughput(args.arch.into(), args.batch, args.steps, args.seed)?;
     let report = TrainStepReport {
         images_per_s,
         gemm_gflops,
@@ -126,8 +137,8 @@ fn train_step(args: TrainStepArgs) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "seed training step, batch {}: {:.1} images/s (mean of {} steps; best step {:.1})",
-        args.batch, images_per_s, args.steps, best_images_per_s
+        "{:?} training step, batch {}: {:.1} images/s (mean of {} steps; best step {:.1})",
+        args.arch, args.batch, images_per_s, args.steps, best_images_per_s
     )?;
     Ok(())
 }
