@@ -37,3 +37,4 @@ pub mod train;
 pub mod train_config;
 pub use train::{train, CheckpointOptions, Progress, TrainOutcome};
 pub use train_config::{Augmentation, OptimizerKind, TrainConfig};
+pub mod predict;
