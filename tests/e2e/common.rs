@@ -22,6 +22,77 @@ pub fn fer(cache: &Path, args: &[&str]) -> Output {
         .expect("the fer binary runs")
 }
 
+/// [`fer`] with extra environment variables set (`Some`) or removed (`None`), for commands
+/// that read more of the environment (credentials, `HOME`).
+pub fn fer_with_env(cache: &Path, args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fer"));
+    command
+        .args(args)
+        .env("FER_CACHE_DIR", cache)
+        .env_remove("FER2013_DIR");
+    for (name, value) in env {
+        match value {
+            Some(v) => command.env(name, v),
+            None => command.env_remove(name),
+        };
+    }
+    command.output().expect("the fer binary runs")
+}
+
+/// Asserts a failed run: a non-zero exit, an error message (not a panic) containing every one
+/// of `needles`, and nothing on stdout.
+pub fn assert_fails_with(out: &Output, needles: &[&str]) {
+    let err = stderr(out);
+    assert!(!out.status.success(), "expected a failure; stderr: {err}");
+    assert!(
+        !err.contains("panicked"),
+        "a panic instead of an error: {err}"
+    );
+    for needle in needles {
+        assert!(err.contains(needle), "no {needle:?} in: {err}");
+    }
+    assert!(
+        out.stdout.is_empty(),
+        "stdout of a failed run: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// The names in `dir` (sorted), to check that a failed command left nothing behind.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Trains a one-epoch CNN checkpoint into `out` with `fer train cnn` (the only way tests get a
+/// checkpoint: none is committed).
+pub fn train_tiny_cnn(data: &Path, cache: &Path, out: &Path) {
+    let run = fer(
+        cache,
+        &[
+            "train",
+            "cnn",
+            "--data",
+            path_str(data),
+            "--epochs",
+            "1",
+            "--batch",
+            "16",
+            "--augment",
+            "none",
+            "--out",
+            path_str(out),
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+}
+
 /// What `fer` wrote to stderr.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

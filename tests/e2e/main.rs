@@ -5,8 +5,12 @@
 //! silently.
 
 mod baseline_cli;
+mod cli;
 mod cnn_cli;
 mod common;
 mod data_cli;
 mod data_full;
+mod fetch_cli;
+mod predict_cli;
 mod report_cli;
+mod run_cli;

@@ -7,13 +7,27 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod evaluate;
+mod fetch;
+mod out_dir;
+mod predict;
+mod progress;
 mod report;
+mod run;
 mod stats;
 mod train;
 
 /// Facial emotion recognition on FER2013: data statistics, training, evaluation and reports.
 #[derive(Debug, Parser)]
-#[command(name = "fer", version, about, long_about = None)]
+#[command(
+    name = "fer",
+    version,
+    about,
+    long_about = None,
+    after_help = "Start here: `fer fetch` downloads FER2013 into data/fer2013, `fer run --quick` \
+        checks the whole workflow in a minute or two, `fer run` trains both models and writes \
+        the report, `fer predict --model DIR face.jpg` classifies your own face crops. Each \
+        subcommand has its own --help."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,8 +39,15 @@ enum Command {
     Bench(bench::Args),
     /// Score a CNN checkpoint: `fer evaluate --model DIR --split private-test --json`.
     Evaluate(evaluate::Args),
+    /// Download FER2013 from Kaggle with your API token and unpack it: `fer fetch`.
+    Fetch(fetch::Args),
+    /// The top three emotions of face images: `fer predict --model DIR face.jpg`.
+    Predict(predict::Args),
     /// An HTML report with every metric and figure: `fer report --baseline run/model.json --out report`.
     Report(report::Args),
+    /// The whole workflow: train the baseline and the CNN, score both on PrivateTest, write the
+    /// report and print a results table: `fer run --quick`.
+    Run(run::Args),
     /// Count the faces per class and split of a FER2013 copy (folders or fer2013.csv).
     Stats(stats::Args),
     /// Fit a model and score it: `fer train baseline --features hog --json`.
@@ -38,7 +59,10 @@ fn main() -> std::process::ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         Command::Bench(args) => bench::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Fetch(args) => fetch::run(args),
+        Command::Predict(args) => predict::run(args),
         Command::Report(args) => report::run(args),
+        Command::Run(args) => run::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Train(args) => train::run(args),
     };

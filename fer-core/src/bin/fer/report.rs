@@ -10,8 +10,11 @@ use fer_core::baseline::BaselineModel;
 use fer_core::cnn::checkpoint::load_history;
 use fer_core::cnn::{load_checkpoint, CnnModel};
 use fer_core::data;
-use fer_core::eval::{build_report, write_report, EpochRecord, REPORT_SPLIT};
-use fer_core::EmotionClassifier;
+use fer_core::eval::{self, build_report, EpochRecord, Report, REPORT_SPLIT};
+use fer_core::{Dataset, EmotionClassifier};
+
+use crate::out_dir::OutputDir;
+use crate::progress::Step;
 
 /// Arguments of `fer report`.
 #[derive(Debug, clap::Args)]
@@ -36,14 +39,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.model.is_none() && args.baseline.is_none() {
         anyhow::bail!("no model to report on: give --model DIR, --baseline PATH, or both");
     }
-    check_writable(&args.out)?;
+    let out = OutputDir::create(&args.out, "--out")?;
     // Models first: a wrong path should fail before seconds of data loading.
     let cnn: Option<(CnnModel, Vec<EpochRecord>)> = match &args.model {
-        Some(dir) => Some((
-            load_checkpoint(dir).with_context(|| format!("loading --model {}", dir.display()))?,
-            load_history(dir)
-                .with_context(|| format!("loading the history in {}", dir.display()))?,
-        )),
+        Some(dir) => Some(load_cnn(dir, "--model")?),
         None => None,
     };
     let baseline = match &args.baseline {
@@ -57,23 +56,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let path = data::resolve_data_path(args.data.as_deref());
     let fer = data::load(&path)?;
     let started = Instant::now();
-    let mut models: Vec<(&str, &dyn EmotionClassifier)> = Vec::new();
-    let mut histories: Vec<(&str, &[EpochRecord])> = Vec::new();
+    let mut models: Vec<ReportModel> = Vec::new();
     if let Some((model, history)) = &cnn {
-        models.push(("cnn", model));
-        histories.push(("cnn", history));
+        models.push(ReportModel {
+            name: "cnn",
+            model,
+            history,
+        });
     }
     if let Some(model) = &baseline {
-        models.push(("baseline", model));
+        models.push(ReportModel {
+            name: "baseline",
+            model,
+            history: &[],
+        });
     }
-    let report = build_report(
+    let report = write_report(
         &path.display().to_string(),
         &fer.train,
         &fer.test,
         &models,
-        &histories,
+        out.path(),
     )?;
-    write_report(&report, &args.out)?;
     for m in &report.metrics.models {
         println!(
             "{}: accuracy {:.4} on {} {} faces",
@@ -88,18 +92,56 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     println!(
         "wrote {} and {} in {:.1} s",
-        args.out.join("report.html").display(),
-        args.out.join("metrics.json").display(),
+        args.out.join(REPORT_HTML).display(),
+        args.out.join(REPORT_METRICS).display(),
         started.elapsed().as_secs_f64()
     );
+    out.keep();
     Ok(())
 }
 
-/// Fails early, before any scoring, if `out` cannot hold the report.
-fn check_writable(out: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
-    tempfile::NamedTempFile::new_in(out)
-        .with_context(|| format!("--out {}: cannot write in this folder", out.display()))?;
-    Ok(())
+/// File names [`write_report`] writes (fixed by `fer_core::eval::write_report`).
+pub const REPORT_HTML: &str = "report.html";
+/// See [`REPORT_HTML`].
+pub const REPORT_METRICS: &str = "metrics.json";
+
+/// One model of a report: its name in the page, the model, and its training history (empty
+/// for models without one, such as the baseline).
+pub struct ReportModel<'a> {
+    pub name: &'a str,
+    pub model: &'a dyn EmotionClassifier,
+    pub history: &'a [EpochRecord],
+}
+
+/// Loads a CNN checkpoint folder and its history; errors name `flag` and the folder.
+pub fn load_cnn(dir: &Path, flag: &str) -> anyhow::Result<(CnnModel, Vec<EpochRecord>)> {
+    Ok((
+        load_checkpoint(dir).with_context(|| format!("loading {flag} {}", dir.display()))?,
+        load_history(dir).with_context(|| format!("loading the history in {}", dir.display()))?,
+    ))
+}
+
+/// Scores `models` on the PrivateTest faces of `test`, builds the HTML report and the metrics
+/// JSON (`fer_core::eval::build_report`) and writes both into `out` atomically, showing
+/// progress meanwhile. Shared by `fer report` and `fer run`.
+pub fn write_report(
+    source: &str,
+    train: &Dataset,
+    test: &Dataset,
+    models: &[ReportModel],
+    out: &Path,
+) -> anyhow::Result<Report> {
+    let step = Step::start(format!(
+        "scoring {} model(s) on {} and building the report",
+        models.len(),
+        REPORT_SPLIT.name()
+    ));
+    let classifiers: Vec<(&str, &dyn EmotionClassifier)> =
+        models.iter().map(|m| (m.name, m.model)).collect();
+    let histories: Vec<(&str, &[EpochRecord])> =
+        models.iter().map(|m| (m.name, m.history)).collect();
+    let report = build_report(source, train, test, &classifiers, &histories)?;
+    eval::write_report(&report, out)?;
+    step.finish();
+    Ok(report)
 }

@@ -9,11 +9,16 @@ use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
-use fer_core::baseline::{BaselineParams, ClassBalance, FeatureCache, FeatureKind, HogSettings};
+use fer_core::baseline::{
+    BaselineModel, BaselineParams, BaselineValidParams, ClassBalance, FeatureCache, FeatureKind,
+    HogSettings,
+};
 use fer_core::data;
 use fer_core::eval::Evaluation;
 use fer_core::{Emotion, EmotionClassifier, Usage};
 use ndarray::Axis;
+
+use crate::progress::Step;
 
 /// Arguments of `fer train`.
 #[derive(Debug, clap::Args)]
@@ -224,9 +229,7 @@ fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
     } else {
         FeatureCache::from_env()
     };
-    let started = Instant::now();
-    let model = params.fit_cached(&fer.train, cache.as_ref())?;
-    let fit_seconds = started.elapsed().as_secs_f64();
+    let (model, fit_seconds) = fit_baseline(&params, &fer.train, cache.as_ref())?;
 
     // One pass over test/; PrivateTest and PublicTest are its rows of each usage.
     let test_proba = model
@@ -430,39 +433,12 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
     let path = data::resolve_data_path(args.data.as_deref());
     let fer = data::load(&path)?;
     let train = match args.limit {
-        Some(limit) => {
-            let mut taken = [0usize; Emotion::COUNT];
-            let rows: Vec<usize> = (0..fer.train.len())
-                .filter(|&i| {
-                    let c = &mut taken[fer.train.labels()[i].index()];
-                    *c += 1;
-                    *c <= limit
-                })
-                .collect();
-            fer.train.select(&rows)
-        }
+        Some(limit) => first_per_class(&fer.train, limit),
         None => fer.train.clone(),
     };
-    let public = fer.test.with_usage(Usage::PublicTest);
-    let private = fer.test.with_usage(Usage::PrivateTest);
-    if public.is_empty() || private.is_empty() {
-        anyhow::bail!(
-            "{}: test/ needs PublicTest faces (validation) and PrivateTest faces (report)",
-            path.display()
-        );
-    }
-    let started = Instant::now();
-    let outcome = fer_core::cnn::train(
-        &train,
-        &public,
-        &config,
-        &fer_core::cnn::CheckpointOptions {
-            dir: args.out.clone(),
-            resume: args.resume,
-        },
-        fer_core::cnn::Progress::Auto,
-    )?;
-    let train_seconds = started.elapsed().as_secs_f64();
+    let (public, private) = validation_and_test(&fer, &path)?;
+    let (outcome, train_seconds) =
+        train_cnn(&train, &public, &config, args.out.clone(), args.resume)?;
     let model = &outcome.best;
     let score = |set: &fer_core::Dataset| -> anyhow::Result<Evaluation> {
         Ok(Evaluation::new(
@@ -510,4 +486,73 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
         writeln!(out, "{}", private_eval.report)?;
         Ok(())
     })
+}
+
+/// Fits the baseline on `train` behind a progress spinner; returns the model and the seconds
+/// the fit took (features and regression, not loading). Shared by `fer train baseline` and
+/// `fer run`.
+pub fn fit_baseline(
+    params: &BaselineValidParams,
+    train: &fer_core::Dataset,
+    cache: Option<&FeatureCache>,
+) -> anyhow::Result<(BaselineModel, f64)> {
+    let step = Step::start(format!(
+        "fitting the {} baseline on {} faces",
+        params.features().label(),
+        train.len()
+    ));
+    let model = params.fit_cached(train, cache)?;
+    Ok((model, step.finish()))
+}
+
+/// Trains a CNN on `train`, choosing the best epoch on `validation`, with a progress bar
+/// (plain lines when stderr is not a terminal) and checkpoints in `out` if given; returns the
+/// outcome and the wall time in seconds. Shared by `fer train cnn` and `fer run`.
+pub fn train_cnn(
+    train: &fer_core::Dataset,
+    validation: &fer_core::Dataset,
+    config: &fer_core::cnn::TrainConfig,
+    out: Option<PathBuf>,
+    resume: bool,
+) -> anyhow::Result<(fer_core::cnn::TrainOutcome, f64)> {
+    let started = Instant::now();
+    let outcome = fer_core::cnn::train(
+        train,
+        validation,
+        config,
+        &fer_core::cnn::CheckpointOptions { dir: out, resume },
+        fer_core::cnn::Progress::Auto,
+    )?;
+    Ok((outcome, started.elapsed().as_secs_f64()))
+}
+
+/// The protocol's validation (PublicTest) and test (PrivateTest) faces of `fer`'s test/, or
+/// an error naming `path` if either is missing.
+pub fn validation_and_test(
+    fer: &data::Fer2013,
+    path: &Path,
+) -> anyhow::Result<(fer_core::Dataset, fer_core::Dataset)> {
+    let public = fer.test.with_usage(Usage::PublicTest);
+    let private = fer.test.with_usage(Usage::PrivateTest);
+    if public.is_empty() || private.is_empty() {
+        anyhow::bail!(
+            "{}: test/ needs PublicTest faces (validation) and PrivateTest faces (report)",
+            path.display()
+        );
+    }
+    Ok((public, private))
+}
+
+/// The faces of `set`, at most `limit` per class (the first ones, in data-set order), for
+/// quick runs: every class keeps up to `limit` faces, so rare ones (disgust) are not lost.
+pub fn first_per_class(set: &fer_core::Dataset, limit: usize) -> fer_core::Dataset {
+    let mut taken = [0usize; Emotion::COUNT];
+    let rows: Vec<usize> = (0..set.len())
+        .filter(|&i| {
+            let c = &mut taken[set.labels()[i].index()];
+            *c += 1;
+            *c <= limit
+        })
+        .collect();
+    set.select(&rows)
 }

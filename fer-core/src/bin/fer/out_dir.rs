@@ -1,0 +1,73 @@
+//! Output folders that a failed command does not leave behind empty.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// An output folder, created (with any missing parents) when the command starts. If the
+/// command fails, [`Drop`] removes the folders it created, as long as they are still empty:
+/// a failed `fer run` or `fer report` leaves no empty folder, and never deletes a file (a
+/// checkpoint of epochs that did finish stays).
+pub struct OutputDir {
+    path: PathBuf,
+    /// Folders this command created, outermost first.
+    created: Vec<PathBuf>,
+    keep: bool,
+}
+
+impl OutputDir {
+    /// Creates `path` if missing and checks that files can be written in it; `flag` names the
+    /// option in errors (`--out`).
+    pub fn create(path: &Path, flag: &str) -> anyhow::Result<OutputDir> {
+        let mut missing = Vec::new();
+        let mut p = path;
+        while !p.as_os_str().is_empty() && !p.exists() {
+            missing.push(p.to_path_buf());
+            match p.parent() {
+                Some(parent) => p = parent,
+                None => break,
+            }
+        }
+        missing.reverse();
+        let mut dir = OutputDir {
+            path: path.to_path_buf(),
+            created: Vec::new(),
+            keep: false,
+        };
+        for level in missing {
+            std::fs::create_dir(&level)
+                .with_context(|| format!("{flag} {}: cannot create the folder", path.display()))?;
+            dir.created.push(level);
+        }
+        if !path.is_dir() {
+            anyhow::bail!("{flag} {}: exists and is not a folder", path.display());
+        }
+        tempfile::NamedTempFile::new_in(path)
+            .with_context(|| format!("{flag} {}: cannot write in this folder", path.display()))?;
+        Ok(dir)
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The command succeeded: keep the folder.
+    pub fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for OutputDir {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        // Innermost first; remove_dir fails on a folder that is not empty, which is the point.
+        for dir in self.created.iter().rev() {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
+}
