@@ -89,6 +89,10 @@ fn quick_run_trains_both_models_writes_the_report_and_pretrained_reproduces_it()
         html.contains("id=\"training\""),
         "the CNN's training curves"
     );
+    assert!(
+        html.contains("are not results"),
+        "the page says it is a quick run"
+    );
 
     // The saved checkpoint is usable by predict.
     let face = data.join("test/fear/PrivateTest_1.png");

@@ -185,8 +185,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // The report's data section shows PublicTest and PrivateTest: the faces actually used.
     let mut test = public;
     test.extend(private);
+    // The report page names its data; a quick run's says it is a subset, so a page opened
+    // later is not mistaken for results.
+    let source = if args.quick {
+        format!(
+            "{} ({QUICK_NOTE}: at most {QUICK_TRAIN_PER_CLASS} training and \
+             {QUICK_TEST_PER_CLASS} PublicTest and PrivateTest faces per class, \
+             {QUICK_EPOCHS} CNN epochs)",
+            path.display()
+        )
+    } else {
+        path.display().to_string()
+    };
     let report = report::write_report(
-        &path.display().to_string(),
+        &source,
         &training,
         &test,
         &[
