@@ -26,9 +26,16 @@ const KEY: &str = "s3cret";
 enum Answer {
     /// The zip, if the request carries USER:KEY as basic auth; else 401.
     Archive(Vec<u8>),
+    /// As Kaggle does: with the right credentials, a redirect to the file's storage
+    /// (`STORAGE_PATH` on the same server), which serves the zip only to a request without
+    /// the Kaggle credentials (they must not leak to another host).
+    Redirect(Vec<u8>),
     /// This status with a short body.
     Status(u16),
 }
+
+/// Where [`Answer::Redirect`] sends the client.
+const STORAGE_PATH: &str = "/storage/fer2013.zip";
 
 /// A one-thread HTTP/1.1 server on 127.0.0.1 that answers every request with `answer` and
 /// records the request lines. It stops when dropped, and after at most 20 connections in any
@@ -111,18 +118,31 @@ fn serve(stream: TcpStream, answer: &Answer, log: &Mutex<Vec<String>>) {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{KEY}"))
     );
-    let right_path = request_line.starts_with(&format!("GET {DOWNLOAD_PATH} "));
+    let is_get = |path: &str| request_line.starts_with(&format!("GET {path} "));
+    let authorized = authorization.as_deref() == Some(expected.as_str());
+    let mut location = None;
     let (status, body): (u16, Vec<u8>) = match answer {
-        _ if !right_path => (404, b"not found".to_vec()),
-        Answer::Archive(_) if authorization.as_deref() != Some(expected.as_str()) => (
+        Answer::Redirect(zip) if is_get(STORAGE_PATH) => match authorization {
+            None => (200, zip.clone()),
+            Some(_) => (400, b"credentials sent to storage".to_vec()),
+        },
+        _ if !is_get(DOWNLOAD_PATH) => (404, b"not found".to_vec()),
+        Answer::Archive(_) | Answer::Redirect(_) if !authorized => (
             401,
             b"{\"code\":401,\"message\":\"Unauthenticated\"}".to_vec(),
         ),
         Answer::Archive(zip) => (200, zip.clone()),
+        Answer::Redirect(_) => {
+            let port = stream.local_addr().unwrap().port();
+            location = Some(format!("http://127.0.0.1:{port}{STORAGE_PATH}"));
+            (302, Vec::new())
+        }
         Answer::Status(code) => (*code, b"server trouble".to_vec()),
     };
     let reason = match status {
         200 => "OK",
+        302 => "Found",
+        400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
         _ => "Internal Server Error",
@@ -131,8 +151,9 @@ fn serve(stream: TcpStream, answer: &Answer, log: &Mutex<Vec<String>>) {
     let _ = write!(
         stream,
         "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nContent-Type: \
-         application/zip\r\nConnection: close\r\n\r\n",
-        body.len()
+         application/zip\r\nConnection: close\r\n{}\r\n",
+        body.len(),
+        location.map_or(String::new(), |l| format!("Location: {l}\r\n"))
     );
     let _ = stream.write_all(&body);
     let _ = stream.flush();
@@ -235,9 +256,10 @@ fn fetch_downloads_checks_and_unpacks_a_loadable_data_set() {
     assert_eq!(server.requests().len(), 1);
 
     // With --force, and credentials from ~/.kaggle/kaggle.json instead of the environment,
-    // an archive with one enclosing folder replaces the old copy.
+    // an archive with one enclosing folder, behind Kaggle's redirect to storage, replaces the
+    // old copy.
     drop(server);
-    let server = Server::start(Answer::Archive(fer_zip("fer2013/", &Emotion::ALL, 4)));
+    let server = Server::start(Answer::Redirect(fer_zip("fer2013/", &Emotion::ALL, 4)));
     std::fs::create_dir_all(tmp.path().join(".kaggle")).unwrap();
     std::fs::write(
         tmp.path().join(".kaggle/kaggle.json"),
@@ -252,6 +274,13 @@ fn fetch_downloads_checks_and_unpacks_a_loadable_data_set() {
         &["--force", "--json"],
     ));
     assert_eq!(summary["train_images"], 28);
+    assert_eq!(
+        server.requests(),
+        vec![
+            format!("GET {DOWNLOAD_PATH} HTTP/1.1"),
+            format!("GET {STORAGE_PATH} HTTP/1.1")
+        ]
+    );
     assert_eq!(
         fer_core::data::load_uncached(&dest).unwrap().train.len(),
         28
