@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::ValueEnum;
 use serde::Serialize;
 
@@ -54,7 +55,8 @@ struct Report {
 
 /// Loads the checkpoint and the data, scores the split and prints the result.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let model = fer_core::cnn::load_checkpoint(&args.model)?;
+    let model = fer_core::cnn::load_checkpoint(&args.model)
+        .with_context(|| format!("loading --model {}", args.model.display()))?;
     let path = data::resolve_data_path(args.data.as_deref());
     let fer = data::load(&path)?;
     let (faces, split) = match args.split {

@@ -400,3 +400,81 @@ fn place(staging: tempfile::TempDir, dest: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+    use zip::write::SimpleFileOptions;
+
+    fn archive(names: &[&str]) -> zip::ZipArchive<Cursor<Vec<u8>>> {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for name in names {
+            zip.start_file(*name, SimpleFileOptions::default()).unwrap();
+            zip.write_all(b"x").unwrap();
+        }
+        zip::ZipArchive::new(zip.finish().unwrap()).unwrap()
+    }
+
+    fn kaggle_names(prefix: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        for part in PARTS {
+            for e in Emotion::ALL {
+                names.push(format!("{prefix}{part}/{}/im0.png", e.name()));
+                names.push(format!("{prefix}{part}/{}/im1.JPG", e.name()));
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn paths_that_would_leave_the_destination_are_unsafe() {
+        for bad in [
+            "../evil.png",
+            "train/../../x",
+            "/etc/passwd",
+            "train\\..\\x",
+        ] {
+            assert!(!is_safe(bad), "{bad}");
+        }
+        for good in ["train/happy/a.png", "./test/sad/b.jpg", "fer2013/train/"] {
+            assert!(is_safe(good), "{good}");
+        }
+        let mut names = kaggle_names("");
+        names.push("../escape.png".into());
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let err = check_layout(&archive(&refs), "u")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("unsafe path") && err.contains("escape.png"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_layout_is_found_at_the_top_or_in_one_folder_and_counted() {
+        for prefix in ["", "fer2013/"] {
+            let mut names = kaggle_names(prefix);
+            // Not images, or outside train/ and test/: not counted.
+            names.push(format!("{prefix}train/happy/notes.txt"));
+            names.push("__MACOSX/train/happy/._im0.png".into());
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let layout = check_layout(&archive(&refs), "u").unwrap();
+            assert_eq!(layout.prefix, prefix);
+            // 2 images in each of 7 emotion folders per part.
+            assert_eq!(layout.counts, [14, 14]);
+        }
+        let names: Vec<String> = kaggle_names("")
+            .into_iter()
+            .filter(|n| !n.starts_with("test/neutral/"))
+            .collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let err = check_layout(&archive(&refs), "u")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("missing or empty: test/neutral"), "{err}");
+    }
+}

@@ -71,3 +71,44 @@ impl Drop for OutputDir {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_command_removes_only_the_empty_folders_it_created() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("a/b/c");
+        drop(OutputDir::create(&out, "--out").unwrap());
+        assert!(!tmp.path().join("a").exists());
+
+        // A folder holding a file (a finished checkpoint, say) stays, and so its parents.
+        let dir = OutputDir::create(&out, "--out").unwrap();
+        std::fs::write(dir.path().join("model.json"), "{}").unwrap();
+        drop(dir);
+        assert!(out.join("model.json").is_file());
+
+        // A folder that existed before is never removed, even empty.
+        let existing = tmp.path().join("existing");
+        std::fs::create_dir(&existing).unwrap();
+        drop(OutputDir::create(&existing, "--out").unwrap());
+        assert!(existing.is_dir());
+
+        // Success keeps the new empty folder.
+        let kept = tmp.path().join("kept");
+        OutputDir::create(&kept, "--out").unwrap().keep();
+        assert!(kept.is_dir());
+    }
+
+    #[test]
+    fn a_path_under_a_file_is_an_error_naming_the_flag() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let err = OutputDir::create(&file.join("sub"), "--out").err().unwrap();
+        assert!(format!("{err:#}").contains("--out"), "{err:#}");
+        let err = OutputDir::create(&file, "--dest").err().unwrap();
+        assert!(format!("{err:#}").contains("not a folder"), "{err:#}");
+    }
+}
