@@ -127,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let out = OutputDir::create(&out_path, "--out")?;
     // A wrong --pretrained should fail before minutes of loading and fitting.
     let pretrained = match &args.pretrained {
-        Some(dir) => Some(report::load_cnn(dir, "--pretrained")?),
+        Some(dir) => Some((dir.clone(), report::load_cnn(dir, "--pretrained")?)),
         None => None,
     };
     let baseline_params = BaselineParams::new(FeatureKind::Hog).check()?;
@@ -165,10 +165,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let cnn_dir = out.path().join(CNN_DIR);
     let (cnn, history, cnn_seconds, cnn_path) = match pretrained {
-        Some((model, history)) => {
-            let dir = args.pretrained.clone().unwrap_or_default();
-            (model, history, 0.0, dir)
-        }
+        Some((dir, (model, history))) => (model, history, 0.0, dir),
         None => {
             let (outcome, seconds) = train::train_cnn(
                 &training,
