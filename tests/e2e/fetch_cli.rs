@@ -32,6 +32,8 @@ enum Answer {
     Redirect(Vec<u8>),
     /// This status with a short body.
     Status(u16),
+    /// The zip's full Content-Length, then only its first half before the connection closes.
+    Truncated(Vec<u8>),
 }
 
 /// Where [`Answer::Redirect`] sends the client.
@@ -138,6 +140,7 @@ fn serve(stream: TcpStream, answer: &Answer, log: &Mutex<Vec<String>>) {
             (302, Vec::new())
         }
         Answer::Status(code) => (*code, b"server trouble".to_vec()),
+        Answer::Truncated(zip) => (200, zip.clone()),
     };
     let reason = match status {
         200 => "OK",
@@ -155,7 +158,11 @@ fn serve(stream: TcpStream, answer: &Answer, log: &Mutex<Vec<String>>) {
         body.len(),
         location.map_or(String::new(), |l| format!("Location: {l}\r\n"))
     );
-    let _ = stream.write_all(&body);
+    let sent = match answer {
+        Answer::Truncated(_) => &body[..body.len() / 2],
+        _ => &body[..],
+    };
+    let _ = stream.write_all(sent);
     let _ = stream.flush();
 }
 
@@ -335,6 +342,12 @@ fn fetch_failures_are_clear_and_leave_nothing_behind() {
     )));
     let out = fetch(tmp.path(), &dest, &wrong.url(), Some((USER, KEY)), &[]);
     assert_fails_with(&out, &["not FER2013", "train/disgust", "test/fear"]);
+    nothing_left();
+
+    // The connection drops halfway through the download.
+    let cut = Server::start(Answer::Truncated(fer_zip("", &Emotion::ALL, 3)));
+    let out = fetch(tmp.path(), &dest, &cut.url(), Some((USER, KEY)), &[]);
+    assert_fails_with(&out, &["broke off"]);
     nothing_left();
 
     // Not a zip at all (an HTML page, say).
