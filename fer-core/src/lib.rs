@@ -14,6 +14,7 @@
 pub mod baseline;
 pub mod classifier;
 pub mod cnn;
+pub mod course;
 pub mod data;
 pub mod emotion;
 pub mod error;

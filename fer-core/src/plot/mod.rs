@@ -10,6 +10,7 @@ mod error_figures;
 mod face_galleries;
 mod face_grid;
 mod html;
+mod learning_curve;
 mod palette;
 mod png;
 mod reliability_diagram;
@@ -24,6 +25,7 @@ pub use error_figures::{augmentation_preview, confidence_distribution, disagreem
 pub use face_galleries::{confident_mistakes, mean_faces, sample_faces};
 pub use face_grid::FaceGrid;
 pub use html::save_html;
+pub use learning_curve::learning_curve;
 pub use reliability_diagram::reliability_diagram;
 pub use saliency::SaliencyGrid;
 pub use training_curves::training_curves;

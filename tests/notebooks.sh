@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Executes the course notebooks (notebooks/*.ipynb) headless with the Rust (evcxr) kernel and
+# fails if any cell errors. Sets up what it needs on a fresh machine, skipping what is there:
+# evcxr_jupyter (cargo install, about 10 minutes on 2 cores), a Python virtual environment with
+# nbconvert, and the kernel spec.
+#
+#   bash tests/notebooks.sh                   quick mode (FER_QUICK=1) into a temporary folder
+#   bash tests/notebooks.sh 03-cnn            only the notebooks whose names start so
+#   bash tests/notebooks.sh --full --in-place full mode, outputs written back into notebooks/
+#                                             (how the committed outputs are made)
+#
+# Environment: FER2013_DIR (the data set; default data/fer2013), FER_NOTEBOOK_HOME (the virtual
+# environment; default ~/.cache/fer/notebooks), FER_EVCXR_DIR (evcxr's build folder; default
+# /var/tmp/fer-evcxr).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+EVCXR_VERSION="0.22.0"
+# nbconvert's executor (nbclient) is what runs the cells; pinned so a new release cannot change
+# how errors are reported under us.
+PYTHON_PACKAGES=(nbconvert==7.17.2 nbclient==0.11.0)
+
+quick=1
+in_place=0
+selected=()
+for arg in "$@"; do
+  case "$arg" in
+    --full) quick=0 ;;
+    --in-place) in_place=1 ;;
+    -h | --help)
+      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    -*)
+      echo "notebooks.sh: unknown option $arg (see --help)" >&2
+      exit 2
+      ;;
+    *) selected+=("$arg") ;;
+  esac
+done
+
+export FER2013_DIR="${FER2013_DIR:-$ROOT/data/fer2013}"
+if [ ! -d "$FER2013_DIR" ] && [ ! -f "$FER2013_DIR" ]; then
+  echo "notebooks.sh: FER2013 not found at $FER2013_DIR (set FER2013_DIR; see data/README.md)" >&2
+  exit 1
+fi
+
+# --- setup ---------------------------------------------------------------------------------
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+# An evcxr_jupyter already installed is used as it is (it has no --version to check).
+if ! command -v evcxr_jupyter >/dev/null; then
+  echo "notebooks.sh: installing evcxr_jupyter $EVCXR_VERSION (about 10 minutes)"
+  nice -n 10 cargo install evcxr_jupyter --locked --version "$EVCXR_VERSION" --quiet
+fi
+
+venv="${FER_NOTEBOOK_HOME:-$HOME/.cache/fer/notebooks}/venv"
+if ! "$venv/bin/python" -c "import nbconvert, nbclient" 2>/dev/null; then
+  echo "notebooks.sh: creating $venv with ${PYTHON_PACKAGES[*]}"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
+fi
+jupyter="$venv/bin/jupyter"
+
+if ! "$jupyter" kernelspec list 2>/dev/null | grep -qw rust; then
+  evcxr_jupyter --install >/dev/null
+fi
+
+# --- the shared build ------------------------------------------------------------------------
+# Each evcxr kernel compiles its dependencies (fer-core, dfdx, linfa, plotly, image: about eight
+# minutes on 2 cores) into its own temporary folder and deletes it at exit, so five notebooks
+# would build everything five times. With EVCXR_TMPDIR fixed, every kernel reuses one cargo
+# target folder: only the first notebook of the first run pays for the build, later kernels
+# start in seconds. The folder must be outside this workspace (cargo would take evcxr's crate
+# for an undeclared member) and must not share a parent folder other than / with the Rust
+# toolchain: evcxr moves each compiled cell one folder up from where rustc set its relative
+# library path, which then resolves only when it climbs to /.
+export EVCXR_TMPDIR="${FER_EVCXR_DIR:-/var/tmp/fer-evcxr}"
+mkdir -p "$EVCXR_TMPDIR"
+# Kernels sharing the folder must not run at once (evcxr rewrites its crate's source per cell).
+exec 9>"$EVCXR_TMPDIR.lock"
+if ! flock --nonblock 9; then
+  echo "notebooks.sh: waiting for another run using $EVCXR_TMPDIR"
+  flock 9
+fi
+
+# --- run -------------------------------------------------------------------------------------
+if [ "$quick" = 1 ]; then
+  export FER_QUICK=1
+  mode="quick"
+else
+  unset FER_QUICK
+  mode="full"
+fi
+if [ "$in_place" = 1 ]; then
+  out_dir="$ROOT/notebooks"
+else
+  out_dir="$(mktemp -d "${TMPDIR:-/tmp}/fer-notebooks.XXXXXX")"
+fi
+
+notebooks=()
+for nb in notebooks/[0-9]*.ipynb; do
+  name="$(basename "$nb" .ipynb)"
+  if [ "${#selected[@]}" -eq 0 ]; then
+    notebooks+=("$nb")
+  else
+    for prefix in "${selected[@]}"; do
+      case "$name" in "$prefix"*) notebooks+=("$nb") && break ;; esac
+    done
+  fi
+done
+if [ "${#notebooks[@]}" -eq 0 ]; then
+  echo "notebooks.sh: no notebook matches ${selected[*]}" >&2
+  exit 2
+fi
+
+# Any error output left in an executed notebook fails it too, in case a kernel reports an error
+# without the executor raising (evcxr prints some failures as output rather than replying
+# with an error status).
+check_outputs='
+import json, sys
+nb = json.load(open(sys.argv[1]))
+bad = [i for i, c in enumerate(nb["cells"]) for o in c.get("outputs", [])
+       if o.get("output_type") == "error"]
+if bad:
+    print("error output in cell(s) %s" % bad)
+    sys.exit(1)
+'
+
+passed=0
+failed=0
+started=$(date +%s)
+for nb in "${notebooks[@]}"; do
+  name="$(basename "$nb")"
+  t0=$(date +%s)
+  log="$out_dir/${name%.ipynb}.log"
+  # --ExecutePreprocessor.timeout: the first cell of the first kernel may build all of
+  # fer-core's dependencies; --record_timing=False keeps timestamps out of committed outputs.
+  if "$jupyter" nbconvert --to notebook --execute \
+    --ExecutePreprocessor.kernel_name=rust \
+    --ExecutePreprocessor.timeout=3600 \
+    --ExecutePreprocessor.record_timing=False \
+    --output-dir "$out_dir" "$nb" >"$log" 2>&1 &&
+    "$venv/bin/python" -c "$check_outputs" "$out_dir/$name" >>"$log" 2>&1; then
+    passed=$((passed + 1))
+    echo "notebook $name: ok ($mode mode, $(($(date +%s) - t0)) s)"
+  else
+    failed=$((failed + 1))
+    echo "notebook $name: FAILED ($mode mode, $(($(date +%s) - t0)) s); last lines of $log:"
+    tail -n 30 "$log" | sed 's/^/    /'
+  fi
+  [ "$in_place" = 1 ] && rm -f "$log"
+done
+echo "notebooks took $(($(date +%s) - started)) s; executed copies in $out_dir"
+if [ "$failed" = 0 ] && [ "$in_place" = 0 ]; then
+  rm -rf "$out_dir"
+fi
+echo "notebooks: $passed passed, $failed failed"
+[ "$failed" = 0 ]
