@@ -80,6 +80,33 @@ impl McNemarTest {
     }
 }
 
+/// Below this a p-value is written in scientific notation: fixed four decimals would print
+/// every p-value under 5e-5 as `0.0000`, and a CNN and a baseline scored on thousands of faces
+/// routinely give 1e-100.
+const SCIENTIFIC_BELOW: f64 = 1e-3;
+
+/// A p-value for people to read, with its `p` and relation: `p = 0.2188` from
+/// [`SCIENTIFIC_BELOW`] (1e-3) up, `p = 3.2e-12` below it (two significant digits), and
+/// `p < 1e-300` when it underflowed to 0 (the true value is then below f64's smallest
+/// positive number, about 5e-324, so the bound holds). The one formatter for every place a
+/// p-value is shown (the HTML report, `fer report`, `fer run`), so they agree.
+///
+/// ```
+/// # use fer_core::eval::format_p_value;
+/// assert_eq!(format_p_value(0.21875), "p = 0.2188");
+/// assert_eq!(format_p_value(3.21e-12), "p = 3.2e-12");
+/// assert_eq!(format_p_value(0.0), "p < 1e-300");
+/// ```
+pub fn format_p_value(p: f64) -> String {
+    if p == 0.0 {
+        "p < 1e-300".to_string()
+    } else if p < SCIENTIFIC_BELOW {
+        format!("p = {p:.1e}")
+    } else {
+        format!("p = {p:.4}")
+    }
+}
+
 /// P(X ≤ k) for X ~ Binomial(n, 1/2), summed in log space so large `n` neither overflows the
 /// binomial coefficients nor underflows 2⁻ⁿ. Written by hand: it is a short sum, and statrs
 /// (the crate with a binomial CDF) would pull in nalgebra for this one function.
@@ -127,6 +154,25 @@ mod tests {
             "{}",
             t.p_value
         );
+    }
+
+    #[test]
+    fn tiny_p_values_stay_readable() {
+        assert_eq!(format_p_value(1.0), "p = 1.0000");
+        assert_eq!(format_p_value(0.005_110_260_660_856), "p = 0.0051");
+        assert_eq!(format_p_value(0.001), "p = 0.0010");
+        assert_eq!(format_p_value(0.000_999), "p = 1.0e-3");
+        assert_eq!(format_p_value(4.4e-5), "p = 4.4e-5");
+        // A CNN at ~63% and a baseline at ~37% on 3,589 faces: about 1,200 faces only the
+        // CNN gets right, 270 only the baseline. Four decimals printed this as 0.0000.
+        let t = McNemarTest::new(1200, 270);
+        assert!(t.p_value > 0.0 && t.p_value < 1e-100, "{}", t.p_value);
+        let text = format_p_value(t.p_value);
+        assert!(text.starts_with("p = ") && text.contains("e-"), "{text}");
+        // 4,000 to 400: the chi-square tail underflows to exactly 0.
+        let t = McNemarTest::new(4000, 400);
+        assert_eq!(t.p_value, 0.0);
+        assert_eq!(format_p_value(t.p_value), "p < 1e-300");
     }
 
     #[test]

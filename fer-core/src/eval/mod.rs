@@ -24,10 +24,10 @@ pub use calibration::{Calibration, ReliabilityBin, DEFAULT_CALIBRATION_BINS};
 pub use comparison::ModelComparison;
 pub use confused_pairs::{most_confused_pairs, ConfusedPair};
 pub use confusion::ConfusionMatrix;
-pub use error_analysis::{disagreements, hardest_examples, HardExample};
+pub use error_analysis::{disagreements, hardest_examples, spread_disagreements, HardExample};
 pub use evaluation::Evaluation;
 pub use history::EpochRecord;
-pub use mcnemar::{McNemarMethod, McNemarTest, EXACT_TEST_BELOW};
+pub use mcnemar::{format_p_value, McNemarMethod, McNemarTest, EXACT_TEST_BELOW};
 #[cfg(test)]
 pub(crate) use occlusion::tests::RegionModel;
 pub use occlusion::{occlusion_sensitivity, OCCLUSION_GREY};

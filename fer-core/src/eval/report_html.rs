@@ -13,7 +13,8 @@ use crate::classifier::EmotionClassifier;
 use crate::data::{Dataset, Usage};
 use crate::error::{FerError, Result};
 use crate::eval::{
-    hardest_examples, most_confused_pairs, EpochRecord, Evaluation, HardExample, ModelComparison,
+    format_p_value, hardest_examples, most_confused_pairs, EpochRecord, Evaluation, HardExample,
+    ModelComparison,
 };
 use crate::fs::{write_atomically, write_json_atomically};
 use crate::plot::{
@@ -245,7 +246,7 @@ pub fn build_report(
         page.raw(&format!(
             "<p id=\"mcnemar\">{a} vs {b} on the same {n} faces: both right {both}, both wrong \
              {neither}, only {a} right {only_a}, only {b} right {only_b}. McNemar's test \
-             ({method:?}): statistic {stat:.3}, p = {p:.4}.</p>",
+             ({method:?}): statistic {stat:.3}, {p}.</p>",
             a = escape(&c.model_a),
             b = escape(&c.model_b),
             n = c.samples,
@@ -255,7 +256,7 @@ pub fn build_report(
             only_b = c.mcnemar.only_b_correct,
             method = c.mcnemar.method,
             stat = c.mcnemar.statistic,
-            p = c.mcnemar.p_value
+            p = escape(&format_p_value(c.mcnemar.p_value))
         ));
         page.grid(
             &disagreement_gallery(

@@ -9,7 +9,7 @@ use crate::data::augment::AugmentPipeline;
 use crate::data::{Dataset, Face};
 use crate::emotion::Emotion;
 use crate::error::Result;
-use crate::eval::{check_probabilities, disagreements, predicted_labels};
+use crate::eval::{check_probabilities, disagreements, predicted_labels, spread_disagreements};
 use crate::plot::face_grid::FaceGrid;
 
 /// Box plots of the model's confidence (probability of its predicted emotion) for each true
@@ -49,8 +49,11 @@ pub fn confidence_distribution(
     Ok(plot)
 }
 
-/// Up to `count` faces where models A and B predict different emotions (in row order), each
-/// captioned `true:A/B` with three-letter names.
+/// Up to `count` faces where models A and B predict different emotions, each captioned
+/// `true:A/B` with three-letter names. The faces are spread over the true emotions and, within
+/// one, the ones where the models differ most come first (see [`spread_disagreements`]), so
+/// the gallery shows the range of disagreements rather than the first rows of a file sorted by
+/// emotion.
 pub fn disagreement_gallery(
     dataset: &Dataset,
     probabilities_a: ArrayView2<f32>,
@@ -58,20 +61,21 @@ pub fn disagreement_gallery(
     names: (&str, &str),
     count: usize,
 ) -> Result<FaceGrid> {
-    check_probabilities(dataset.labels(), probabilities_a)?;
-    let rows = disagreements(probabilities_a, probabilities_b)?;
+    let shown = spread_disagreements(dataset.labels(), probabilities_a, probabilities_b, count)?;
+    let total = disagreements(probabilities_a, probabilities_b)?.len();
     let a = predicted_labels(probabilities_a)?;
     let b = predicted_labels(probabilities_b)?;
     let mut grid = FaceGrid::new(8)?.with_title(format!(
-        "{} of {} faces where {} and {} disagree (true:{}/{})",
-        rows.len().min(count),
-        rows.len(),
+        "{} of {} faces where {} and {} disagree, by true emotion, most different first \
+         (true:{}/{})",
+        shown.len(),
+        total,
         names.0,
         names.1,
         names.0,
         names.1
     ));
-    for &i in rows.iter().take(count) {
+    for &i in &shown {
         grid.push(
             dataset.face(i),
             format!(
@@ -115,7 +119,7 @@ fn short(emotion: Emotion) -> &'static str {
 mod tests {
     use super::*;
     use crate::data::{Origin, Usage, IMAGE_PIXELS};
-    use ndarray::array;
+    use ndarray::{array, Array2};
 
     #[test]
     fn confidence_boxes_split_right_from_wrong() {
@@ -160,6 +164,40 @@ mod tests {
         ];
         let grid = disagreement_gallery(&d, a.view(), b.view(), ("cnn", "base"), 10).unwrap();
         assert_eq!(grid.captions().collect::<Vec<_>>(), vec!["ang:dis/ang"]);
+    }
+
+    #[test]
+    fn a_gallery_of_class_sorted_faces_shows_every_class_that_has_disagreements() {
+        use Emotion::*;
+        // Sorted by class like FER2013: 10 angry, 10 happy, 10 sad faces, every one called
+        // happy by A and sad by B.
+        let mut d = Dataset::new();
+        for (i, &truth) in [Angry, Happy, Sad].iter().enumerate() {
+            for j in 0..10 {
+                d.push(
+                    &[(10 * i + j) as u8; IMAGE_PIXELS],
+                    truth,
+                    Usage::PrivateTest,
+                    Origin::CsvLine((10 * i + j) as u64),
+                );
+            }
+        }
+        let a = Array2::from_shape_fn((30, 7), |(_, j)| if j == 3 { 0.8f32 } else { 0.2 / 6.0 });
+        let b = Array2::from_shape_fn((30, 7), |(_, j)| if j == 4 { 0.8f32 } else { 0.2 / 6.0 });
+        let grid = disagreement_gallery(&d, a.view(), b.view(), ("cnn", "base"), 6).unwrap();
+        let captions: Vec<&str> = grid.captions().collect();
+        // Two of each class, grouped in label order; equal distances keep the first rows.
+        assert_eq!(
+            captions,
+            vec![
+                "ang:hap/sad",
+                "ang:hap/sad",
+                "hap:hap/sad",
+                "hap:hap/sad",
+                "sad:hap/sad",
+                "sad:hap/sad"
+            ]
+        );
     }
 
     #[test]

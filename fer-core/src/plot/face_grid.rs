@@ -16,8 +16,9 @@ use crate::plot::png;
 const GAP: u32 = 4;
 /// Side of a glyph of the 8x8 bitmap font.
 const GLYPH: u32 = 8;
-/// Height of a caption strip: one line of text with a pixel above and below.
-const CAPTION_HEIGHT: u32 = GLYPH + 2;
+/// Height of a caption strip: one line of text with a pixel above and below. Shared with the
+/// saliency grid, whose captions are drawn the same way.
+pub(super) const CAPTION_HEIGHT: u32 = GLYPH + 2;
 const BACKGROUND: Rgb<u8> = Rgb([255, 255, 255]);
 const TEXT: Rgb<u8> = Rgb([0, 0, 0]);
 
@@ -189,8 +190,8 @@ impl FaceGrid {
 
 /// Draws `text` with its top-left corner at (`left`, `top`), cut to `max_width` pixels.
 /// An 8x8 bitmap font (font8x8) keeps this free of font files; imageproc's text drawing would
-/// need a TrueType font shipped with the crate.
-fn draw_text(image: &mut RgbImage, left: u32, top: u32, text: &str, max_width: u32) {
+/// need a TrueType font shipped with the crate. Also used for the saliency grid's captions.
+pub(super) fn draw_text(image: &mut RgbImage, left: u32, top: u32, text: &str, max_width: u32) {
     let fits = (max_width / GLYPH) as usize;
     let count = text.chars().count();
     let shown: Vec<char> = if count > fits {

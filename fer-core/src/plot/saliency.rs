@@ -1,4 +1,5 @@
-//! Occlusion-sensitivity maps drawn over faces as a PNG: each face next to its heat overlay.
+//! Occlusion-sensitivity maps drawn over faces as a PNG: each face next to its heat overlay,
+//! captioned with its true and predicted emotion.
 
 use std::io::Cursor;
 
@@ -7,7 +8,8 @@ use image::{ImageFormat, Rgb, RgbImage};
 use crate::classifier::EmotionClassifier;
 use crate::data::{Dataset, Face, IMAGE_SIDE};
 use crate::error::{FerError, Result};
-use crate::eval::occlusion_sensitivity;
+use crate::eval::{occlusion_sensitivity, predicted_labels};
+use crate::plot::face_grid::{draw_text, CAPTION_HEIGHT};
 use crate::plot::png;
 
 /// Enlargement of each face.
@@ -18,16 +20,27 @@ const GAP: u32 = 4;
 /// Faces with their occlusion-sensitivity maps, one pair (face, overlay) per tile pair, `pairs_per_row`
 /// pairs per row. Red marks regions whose occlusion lowers the target's probability (the
 /// model relies on them), blue regions whose occlusion raises it; the strength is scaled to
-/// the largest absolute drop over the whole grid so tiles compare.
+/// the largest absolute drop over the whole grid so tiles compare. Under each pair a caption
+/// `true>predicted` (e.g. `sad>fear`: a sad face the model called fearful) tells a mistake
+/// from a hit; the map is always for the true emotion.
 #[derive(Debug, Clone)]
 pub struct SaliencyGrid {
     pairs_per_row: usize,
-    tiles: Vec<(Box<Face>, Vec<f32>)>,
+    tiles: Vec<Tile>,
+}
+
+/// One face, its occlusion map and its caption.
+#[derive(Debug, Clone)]
+struct Tile {
+    face: Box<Face>,
+    map: Vec<f32>,
+    caption: String,
 }
 
 impl SaliencyGrid {
     /// Computes the map of each face `indices` names in `dataset` for its true emotion with
-    /// [`occlusion_sensitivity`] (one `predict_proba` call per face).
+    /// [`occlusion_sensitivity`] (one `predict_proba` call per face, and one more for all
+    /// the faces unoccluded, to caption each with the model's prediction).
     pub fn occlusion(
         model: &dyn EmotionClassifier,
         dataset: &Dataset,
@@ -35,17 +48,31 @@ impl SaliencyGrid {
         patch: usize,
         stride: usize,
     ) -> Result<Self> {
+        if let Some(&i) = indices.iter().find(|&&i| i >= dataset.len()) {
+            return Err(FerError::invalid_parameter(
+                "indices",
+                format!("face {i} is past the {} faces", dataset.len()),
+            ));
+        }
+        let chosen = dataset.select(indices);
+        let probabilities = model.predict_proba(&chosen)?;
+        if probabilities.nrows() != chosen.len() {
+            return Err(FerError::ShapeMismatch(format!(
+                "{} scored {} faces as {:?}",
+                model.name(),
+                chosen.len(),
+                probabilities.dim()
+            )));
+        }
+        let predicted = predicted_labels(probabilities.view())?;
         let mut tiles = Vec::with_capacity(indices.len());
-        for &i in indices {
-            if i >= dataset.len() {
-                return Err(FerError::invalid_parameter(
-                    "indices",
-                    format!("face {i} is past the {} faces", dataset.len()),
-                ));
-            }
-            let face = dataset.face(i);
-            let map = occlusion_sensitivity(model, face, dataset.labels()[i], patch, stride)?;
-            tiles.push((Box::new(*face), map));
+        for (n, &truth) in chosen.labels().iter().enumerate() {
+            let face = chosen.face(n);
+            tiles.push(Tile {
+                face: Box::new(*face),
+                map: occlusion_sensitivity(model, face, truth, patch, stride)?,
+                caption: format!("{}>{}", truth.name(), predicted[n].name()),
+            });
         }
         Ok(SaliencyGrid {
             pairs_per_row: 4,
@@ -63,25 +90,31 @@ impl SaliencyGrid {
         self.tiles.is_empty()
     }
 
+    /// The captions (`true>predicted`), in order.
+    pub fn captions(&self) -> impl Iterator<Item = &str> {
+        self.tiles.iter().map(|tile| tile.caption.as_str())
+    }
+
     /// Draws the grid.
     pub fn render(&self) -> RgbImage {
         let side = IMAGE_SIDE as u32 * SCALE;
         let columns = 2 * self.pairs_per_row.min(self.tiles.len().max(1)) as u32;
         let rows = self.tiles.len().div_ceil(self.pairs_per_row).max(1) as u32;
+        let row_height = side + CAPTION_HEIGHT + GAP;
         let mut image = RgbImage::from_pixel(
             GAP + columns * (side + GAP),
-            GAP + rows * (side + GAP),
+            GAP + rows * row_height,
             Rgb([255, 255, 255]),
         );
         let largest = self
             .tiles
             .iter()
-            .flat_map(|(_, map)| map.iter().map(|v| v.abs()))
+            .flat_map(|tile| tile.map.iter().map(|v| v.abs()))
             .fold(0.0f32, f32::max);
-        for (n, (face, map)) in self.tiles.iter().enumerate() {
+        for (n, Tile { face, map, caption }) in self.tiles.iter().enumerate() {
             let row = (n / self.pairs_per_row) as u32;
             let column = 2 * (n % self.pairs_per_row) as u32;
-            let top = GAP + row * (side + GAP);
+            let top = GAP + row * row_height;
             for (tile, overlay) in [(column, false), (column + 1, true)] {
                 let left = GAP + tile * (side + GAP);
                 for y in 0..side {
@@ -97,6 +130,9 @@ impl SaliencyGrid {
                     }
                 }
             }
+            // One caption per pair, as wide as both tiles: they show the same face.
+            let left = GAP + column * (side + GAP);
+            draw_text(&mut image, left, top + side + 1, caption, 2 * side + GAP);
         }
         image
     }
@@ -166,5 +202,49 @@ mod tests {
         // The left tile is the face itself.
         assert_eq!(image.get_pixel(GAP + 60, GAP + 60), &Rgb([255; 3]));
         assert!(SaliencyGrid::occlusion(&RegionModel, &d, &[1], 8, 4).is_err());
+    }
+
+    #[test]
+    fn each_pair_is_captioned_with_true_and_predicted_emotion() {
+        let mut d = Dataset::new();
+        // Bright in the region the model reads: happy, rightly. Dark: sad, but labelled fear.
+        d.push(
+            &[255; IMAGE_PIXELS],
+            Emotion::Happy,
+            Usage::PrivateTest,
+            Origin::CsvLine(2),
+        );
+        d.push(
+            &[0; IMAGE_PIXELS],
+            Emotion::Fear,
+            Usage::PrivateTest,
+            Origin::CsvLine(3),
+        );
+        let grid = SaliencyGrid::occlusion(&RegionModel, &d, &[1, 0], 8, 4).unwrap();
+        assert_eq!(
+            grid.captions().collect::<Vec<_>>(),
+            vec!["fear>sad", "happy>happy"]
+        );
+        let image = grid.render();
+        let side = IMAGE_SIDE as u32 * SCALE;
+        // One row of two pairs, with a caption strip under the faces.
+        assert_eq!(image.height(), GAP + side + CAPTION_HEIGHT + GAP);
+        let strip_has_text = |left: u32| {
+            (left..left + 2 * side + GAP).any(|x| {
+                (0..CAPTION_HEIGHT).any(|y| image.get_pixel(x, GAP + side + y) == &Rgb([0; 3]))
+            })
+        };
+        let second_pair = GAP + 2 * (side + GAP);
+        assert!(strip_has_text(GAP));
+        assert!(strip_has_text(second_pair));
+        // The longer caption is written further right: "happy>happy" has 11 characters,
+        // "fear>sad" 8, so only the second pair has ink past 8 glyphs.
+        let ink_past = |left: u32| {
+            (left + 8 * 8..left + 2 * side).any(|x| {
+                (0..CAPTION_HEIGHT).any(|y| image.get_pixel(x, GAP + side + y) == &Rgb([0; 3]))
+            })
+        };
+        assert!(!ink_past(GAP));
+        assert!(ink_past(second_pair));
     }
 }

@@ -10,7 +10,7 @@ use fer_core::baseline::BaselineModel;
 use fer_core::cnn::checkpoint::load_history;
 use fer_core::cnn::{load_checkpoint, CnnModel};
 use fer_core::data;
-use fer_core::eval::{self, build_report, EpochRecord, Report, REPORT_SPLIT};
+use fer_core::eval::{self, build_report, format_p_value, EpochRecord, Report, REPORT_SPLIT};
 use fer_core::{Dataset, EmotionClassifier};
 
 use crate::out_dir::OutputDir;
@@ -88,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     if let Some(c) = &report.metrics.comparison {
-        println!("McNemar p = {:.4}", c.mcnemar.p_value);
+        println!("McNemar {}", format_p_value(c.mcnemar.p_value));
     }
     println!(
         "wrote {} and {} in {:.1} s",

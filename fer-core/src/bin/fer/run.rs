@@ -12,7 +12,7 @@ use serde::Serialize;
 use fer_core::baseline::{BaselineParams, FeatureCache, FeatureKind};
 use fer_core::cnn::{Arch, TrainConfig};
 use fer_core::data;
-use fer_core::eval::{EpochRecord, Report, REPORT_SPLIT};
+use fer_core::eval::{format_p_value, EpochRecord, Report, REPORT_SPLIT};
 use fer_core::EmotionClassifier;
 
 use crate::out_dir::OutputDir;
@@ -321,7 +321,11 @@ fn print_table(out: &mut dyn Write, s: &RunSummary) -> anyhow::Result<()> {
         )?;
     }
     if let Some(p) = s.mcnemar_p {
-        writeln!(out, "McNemar's test of the two models' errors: p = {p:.4}")?;
+        writeln!(
+            out,
+            "McNemar's test of the two models' errors: {}",
+            format_p_value(p)
+        )?;
     }
     writeln!(
         out,
