@@ -243,21 +243,7 @@ pub fn build_report(
         .collect();
     page.plot_tall(&reliability_diagram(&calibrations), 800);
     if let Some(c) = &comparison {
-        page.raw(&format!(
-            "<p id=\"mcnemar\">{a} vs {b} on the same {n} faces: both right {both}, both wrong \
-             {neither}, only {a} right {only_a}, only {b} right {only_b}. McNemar's test \
-             ({method:?}): statistic {stat:.3}, {p}.</p>",
-            a = escape(&c.model_a),
-            b = escape(&c.model_b),
-            n = c.samples,
-            both = c.both_correct,
-            neither = c.both_wrong,
-            only_a = c.mcnemar.only_a_correct,
-            only_b = c.mcnemar.only_b_correct,
-            method = c.mcnemar.method,
-            stat = c.mcnemar.statistic,
-            p = escape(&format_p_value(c.mcnemar.p_value))
-        ));
+        page.raw(&mcnemar_paragraph(c));
         page.grid(
             &disagreement_gallery(
                 &scored,
@@ -345,9 +331,57 @@ impl Page {
     }
 }
 
+/// The sentence on the two models' paired comparison, with McNemar's p-value written by
+/// [`format_p_value`] (escaped: an underflowed one reads `p < 1e-300`).
+fn mcnemar_paragraph(c: &ModelComparison) -> String {
+    format!(
+        "<p id=\"mcnemar\">{a} vs {b} on the same {n} faces: both right {both}, both wrong \
+         {neither}, only {a} right {only_a}, only {b} right {only_b}. McNemar's test \
+         ({method:?}): statistic {stat:.3}, {p}.</p>",
+        a = escape(&c.model_a),
+        b = escape(&c.model_b),
+        n = c.samples,
+        both = c.both_correct,
+        neither = c.both_wrong,
+        only_a = c.mcnemar.only_a_correct,
+        only_b = c.mcnemar.only_b_correct,
+        method = c.mcnemar.method,
+        stat = c.mcnemar.statistic,
+        p = escape(&format_p_value(c.mcnemar.p_value))
+    )
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emotion::Emotion;
+
+    /// A comparison of `n` faces, all angry, where A is right on the first `a_right` and B on
+    /// the last `b_right`.
+    fn comparison(n: usize, a_right: usize, b_right: usize) -> ModelComparison {
+        let truth = vec![Emotion::Angry; n];
+        let guess = |right: bool| if right { Emotion::Angry } else { Emotion::Sad };
+        let a: Vec<_> = (0..n).map(|i| guess(i < a_right)).collect();
+        let b: Vec<_> = (0..n).map(|i| guess(i >= n - b_right)).collect();
+        ModelComparison::from_predictions("cnn", "base<line>", &truth, &a, &b).unwrap()
+    }
+
+    #[test]
+    fn the_mcnemar_sentence_keeps_tiny_p_values_readable_and_valid_html() {
+        // 20 faces only A gets right, none only B: exact p = 2 / 2^20 = 1.9e-6, which four
+        // decimals printed as 0.0000.
+        let text = mcnemar_paragraph(&comparison(20, 20, 0));
+        assert!(text.contains("p = 1.9e-6."), "{text}");
+        assert!(text.contains("base&lt;line&gt;"), "{text}");
+        // 4,000 to 0: the p-value underflows to 0 and its "<" is escaped.
+        let text = mcnemar_paragraph(&comparison(4000, 4000, 0));
+        assert!(text.contains("p &lt; 1e-300."), "{text}");
+    }
 }
