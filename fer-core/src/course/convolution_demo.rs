@@ -32,7 +32,8 @@ pub const DEMO_FILTERS: [DemoFilter; 3] = [
 /// (3x3, stride 1, "same" padding, through ReLU, as the network's first layer computes them).
 /// Second row: the same images after 2x2 max pooling (24x24, shown enlarged): half the
 /// resolution, and each strong response survives if it was anywhere in its 2x2 window.
-/// Each feature map is scaled so its strongest response is white.
+/// Each feature map is scaled so its 99th-percentile response is white (a few very strong
+/// edges would otherwise leave the rest of the map black).
 pub fn convolution_demo(face: &Face) -> Result<FaceGrid> {
     let side = IMAGE_SIDE;
     let input: Vec<f32> = face.iter().map(|&p| f32::from(p) / 255.0).collect();
@@ -54,8 +55,8 @@ pub fn convolution_demo(face: &Face) -> Result<FaceGrid> {
     let x = device.try_tensor_from_vec(planes, (1usize, filters + 1, side, side))?;
     let pooled = max_pool2d(x, 2, 2)?.as_vec();
 
-    let mut grid = FaceGrid::new(filters + 1)?
-        .with_title("Convolution (3x3, ReLU) in row 1, 2x2 max pooling in row 2");
+    let mut grid =
+        FaceGrid::new(filters + 1)?.with_title("Row 1: 3x3 conv + ReLU; row 2: 2x2 max pool");
     grid.push(face, "face 48x48");
     for (i, (name, _, _)) in DEMO_FILTERS.iter().enumerate() {
         grid.push_levels(
@@ -76,10 +77,15 @@ pub fn convolution_demo(face: &Face) -> Result<FaceGrid> {
     Ok(grid)
 }
 
-/// Scales non-negative values so the largest becomes 255 (an all-zero map stays black).
+/// Scales non-negative values so the 99th percentile becomes 255, clipping above it (an
+/// all-zero map stays black).
 fn to_levels(values: &[f32]) -> Vec<f32> {
-    let max = values.iter().copied().fold(0.0f32, f32::max);
-    let scale = if max > 0.0 { 255.0 / max } else { 0.0 };
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    let Some(&high) = sorted.get(sorted.len() * 99 / 100) else {
+        return Vec::new();
+    };
+    let scale = if high > 0.0 { 255.0 / high } else { 0.0 };
     values
         .iter()
         .map(|&v| (v * scale).clamp(0.0, 255.0))
@@ -109,5 +115,6 @@ mod tests {
         assert_eq!(captions[6], "horiz pooled");
         assert_eq!(enlarge(&[1.0, 2.0, 3.0, 4.0], 2)[..4], [1.0, 1.0, 2.0, 2.0]);
         assert_eq!(to_levels(&[0.0, 2.0, 1.0]), [0.0, 255.0, 127.5]);
+        assert_eq!(to_levels(&[0.0; 4]), [0.0; 4]);
     }
 }

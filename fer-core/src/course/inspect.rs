@@ -4,7 +4,7 @@
 use dfdx::nn::NumParams;
 use ndarray::ArrayView2;
 
-use crate::cnn::{CnnModel, Network};
+use crate::cnn::{CnnModel, Network, TrainConfig};
 use crate::course::scored::percent;
 use crate::course::table::Table;
 use crate::data::balance::{effective_number_weights, inverse_frequency_weights};
@@ -81,6 +81,28 @@ pub fn model_table(model: &CnnModel) -> Table {
     ];
     for (name, value) in rows {
         table.row([name.to_string(), value]);
+    }
+    table
+}
+
+/// Every setting of a training run, one row each (`None`: a checkpoint saved without its
+/// `train_config.json`, said in one row).
+pub fn train_config_table(config: Option<&TrainConfig>) -> Table {
+    let mut table = Table::new(["setting", "value"]);
+    let fields = config
+        .and_then(|c| serde_json::to_value(c).ok())
+        .and_then(|v| v.as_object().cloned());
+    match fields {
+        Some(fields) => {
+            for (name, value) in fields {
+                let value = match value {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                table.row([name, value]);
+            }
+        }
+        None => table.row(["(unknown)", "the checkpoint has no train_config.json"]),
     }
     table
 }
@@ -174,6 +196,12 @@ mod tests {
             [3, 1]
         );
         assert_eq!(format_thousands(1175399), "1,175,399");
+        let config = TrainConfig::new(crate::cnn::Arch::Best);
+        let settings = train_config_table(Some(&config));
+        assert!(settings
+            .rows()
+            .contains(&vec!["augmentation".to_string(), "default".to_string()]));
+        assert_eq!(train_config_table(None).rows().len(), 1);
         assert_eq!(format_thousands(999), "999");
     }
 }

@@ -28,7 +28,7 @@ pub use experiments::{
 };
 pub use inspect::{
     class_weight_table, confident_correct_per_emotion, hardest_table, model_table, parameter_count,
-    EFFECTIVE_NUMBER_BETA,
+    train_config_table, EFFECTIVE_NUMBER_BETA,
 };
 pub use mode::{Mode, QUICK_ENV};
 pub use paths::{data_path, model_dir, repository_root, MODEL_DIR_ENV, SHIPPED_MODEL_DIR};
