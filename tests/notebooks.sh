@@ -6,6 +6,7 @@
 #
 #   bash tests/notebooks.sh                   quick mode (FER_QUICK=1) into a temporary folder
 #   bash tests/notebooks.sh 03-cnn            only the notebooks whose names start so
+#   bash tests/notebooks.sh --out DIR         keep the executed copies in DIR
 #   bash tests/notebooks.sh --full --in-place full mode, outputs written back into notebooks/
 #                                             (how the committed outputs are made)
 #
@@ -23,13 +24,20 @@ PYTHON_PACKAGES=(nbconvert==7.17.2 nbclient==0.11.0)
 
 quick=1
 in_place=0
+keep_dir=""
 selected=()
-for arg in "$@"; do
+while [ $# -gt 0 ]; do
+  arg="$1"
+  shift
   case "$arg" in
     --full) quick=0 ;;
     --in-place) in_place=1 ;;
+    --out)
+      keep_dir="${1:?--out needs a folder}"
+      shift
+      ;;
     -h | --help)
-      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+      awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
       exit 0
       ;;
     -*)
@@ -94,6 +102,9 @@ else
 fi
 if [ "$in_place" = 1 ]; then
   out_dir="$ROOT/notebooks"
+elif [ -n "$keep_dir" ]; then
+  mkdir -p "$keep_dir"
+  out_dir="$(cd "$keep_dir" && pwd)"
 else
   out_dir="$(mktemp -d "${TMPDIR:-/tmp}/fer-notebooks.XXXXXX")"
 fi
@@ -152,7 +163,7 @@ for nb in "${notebooks[@]}"; do
   [ "$in_place" = 1 ] && rm -f "$log"
 done
 echo "notebooks took $(($(date +%s) - started)) s; executed copies in $out_dir"
-if [ "$failed" = 0 ] && [ "$in_place" = 0 ]; then
+if [ "$failed" = 0 ] && [ "$in_place" = 0 ] && [ -z "$keep_dir" ]; then
   rm -rf "$out_dir"
 fi
 echo "notebooks: $passed passed, $failed failed"

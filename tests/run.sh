@@ -13,3 +13,6 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+
+# The course notebooks, executed headless in quick mode (the script sets up the Rust kernel).
+bash tests/notebooks.sh
