@@ -12,11 +12,11 @@ use serde_json::{json, Value};
 /// Per class, in label order: train/, PublicTest, PrivateTest (README.md's table).
 const TRAIN: [usize; 7] = [3995, 436, 4097, 7215, 4830, 3171, 4965];
 const PUBLIC_TEST: [usize; 7] = [467, 56, 496, 895, 653, 415, 607];
-const PRIVATE_TEST: [usize; 7] = [491, 55, 528, 879, 594, 416, 626];
+pub const PRIVATE_TEST: [usize; 7] = [491, 55, 528, 879, 594, 416, 626];
 
 /// The data set for full-data checks, from `FER2013_DIR`. Fails (rather than passing silently)
 /// when the variable is unset or does not name a Kaggle-layout folder.
-fn fer2013_dir() -> PathBuf {
+pub fn fer2013_dir() -> PathBuf {
     let dir = std::env::var_os("FER2013_DIR")
         .map(PathBuf::from)
         .expect("FER2013_DIR must name the FER2013 data set (see data/README.md)");

@@ -14,3 +14,4 @@ mod fetch_cli;
 mod predict_cli;
 mod report_cli;
 mod run_cli;
+mod shipped_model;
