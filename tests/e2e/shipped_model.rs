@@ -49,7 +49,11 @@ fn shipped_checkpoint_reproduces_its_recorded_private_test_accuracy() {
     // accuracy.
     let correct = |v: &Value| (v["accuracy"].as_f64().unwrap() * n as f64).round() as usize;
     // 2,334 of 3,589 when it was trained (65.03%, data/models/fer-cnn/README.md).
-    assert_eq!(correct(&scored), correct(recorded), "{scored} vs {recorded}");
+    assert_eq!(
+        correct(&scored),
+        correct(recorded),
+        "{scored} vs {recorded}"
+    );
     assert_eq!(scored["per_class_recall"], recorded["per_class_recall"]);
     // The headline claims of the README hold for the shipped weights: far above the 38.6%
     // of logistic regression on raw pixels (README's results table).
