@@ -8,7 +8,7 @@ use crate::cnn::{CnnModel, Network, TrainConfig};
 use crate::course::scored::percent;
 use crate::course::table::Table;
 use crate::data::balance::{effective_number_weights, inverse_frequency_weights};
-use crate::data::Dataset;
+use crate::data::{Dataset, Origin};
 use crate::emotion::Emotion;
 use crate::error::Result;
 use crate::eval::{check_probabilities, predicted_labels, HardExample};
@@ -97,6 +97,11 @@ pub fn train_config_table(config: Option<&TrainConfig>) -> Table {
             for (name, value) in fields {
                 let value = match value {
                     serde_json::Value::String(s) => s,
+                    // f32 settings widened to f64 in JSON (0.10000000149011612): print them
+                    // at f32 precision.
+                    serde_json::Value::Number(n) if n.is_f64() => {
+                        format!("{}", n.as_f64().unwrap_or(f64::NAN) as f32)
+                    }
                     other => other.to_string(),
                 };
                 table.row([name, value]);
@@ -105,6 +110,23 @@ pub fn train_config_table(config: Option<&TrainConfig>) -> Table {
         None => table.row(["(unknown)", "the checkpoint has no train_config.json"]),
     }
     table
+}
+
+/// A face's origin without the data set's location: the last three parts of a file path
+/// (`test/sad/PrivateTest_123.jpg`), or the CSV line.
+fn short_origin(origin: &Origin) -> String {
+    match origin {
+        Origin::File(path) => {
+            let parts: Vec<String> = path
+                .components()
+                .rev()
+                .take(3)
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            parts.into_iter().rev().collect::<Vec<_>>().join("/")
+        }
+        Origin::CsvLine(_) => origin.to_string(),
+    }
 }
 
 /// `1234567` as `"1,234,567"`.
@@ -127,7 +149,7 @@ pub fn hardest_table(examples: &[HardExample]) -> Table {
     for (rank, e) in examples.iter().enumerate() {
         table.row([
             (rank + 1).to_string(),
-            e.origin.to_string(),
+            short_origin(&e.origin),
             e.truth.name().to_string(),
             e.predicted.name().to_string(),
             percent(f64::from(e.confidence)),
@@ -201,7 +223,13 @@ mod tests {
         assert!(settings
             .rows()
             .contains(&vec!["augmentation".to_string(), "default".to_string()]));
+        assert!(settings
+            .rows()
+            .contains(&vec!["label_smoothing".to_string(), "0.1".to_string()]));
         assert_eq!(train_config_table(None).rows().len(), 1);
+        let file = Origin::File("/data/fer/test/sad/PrivateTest_1.jpg".into());
+        assert_eq!(short_origin(&file), "test/sad/PrivateTest_1.jpg");
+        assert_eq!(short_origin(&Origin::CsvLine(7)), "line 7");
         assert_eq!(format_thousands(999), "999");
     }
 }
