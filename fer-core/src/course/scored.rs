@@ -121,7 +121,10 @@ pub fn comparison_table(comparison: &ModelComparison) -> Table {
             format!("McNemar statistic ({:?})", c.mcnemar.method),
             format!("{:.2}", c.mcnemar.statistic),
         ),
-        ("p-value".to_string(), format!("{:.3e}", c.mcnemar.p_value)),
+        (
+            "p-value".to_string(),
+            crate::eval::format_p_value(c.mcnemar.p_value),
+        ),
     ];
     for (name, value) in rows {
         table.row([name, value]);

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::plot::escape_html;
+
 /// Rows of text cells under a header: HTML in an evcxr notebook ([`Table::evcxr_display`]),
 /// aligned plain text through [`fmt::Display`].
 ///
@@ -50,17 +52,17 @@ impl Table {
     pub fn to_html(&self) -> String {
         let mut html = String::from("<table>");
         if let Some(caption) = &self.caption {
-            html.push_str(&format!("<caption>{}</caption>", escape(caption)));
+            html.push_str(&format!("<caption>{}</caption>", escape_html(caption)));
         }
         html.push_str("<thead><tr>");
         for cell in &self.header {
-            html.push_str(&format!("<th>{}</th>", escape(cell)));
+            html.push_str(&format!("<th>{}</th>", escape_html(cell)));
         }
         html.push_str("</tr></thead><tbody>");
         for row in &self.rows {
             html.push_str("<tr>");
             for cell in row {
-                html.push_str(&format!("<td>{}</td>", escape(cell)));
+                html.push_str(&format!("<td>{}</td>", escape_html(cell)));
             }
             html.push_str("</tr>");
         }
@@ -113,14 +115,6 @@ impl fmt::Display for Table {
         }
         Ok(())
     }
-}
-
-/// Escapes the characters HTML gives meaning to.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ use crate::eval::{
 use crate::fs::{write_atomically, write_json_atomically};
 use crate::plot::{
     augmentation_preview, class_distribution, class_metrics_bars, confidence_distribution,
-    confident_mistakes, confused_pairs_bars, confusion_heatmap, disagreement_gallery, mean_faces,
-    reliability_diagram, sample_faces, training_curves, SaliencyGrid,
+    confident_mistakes, confused_pairs_bars, confusion_heatmap, disagreement_gallery, escape_html,
+    mean_faces, reliability_diagram, sample_faces, training_curves, SaliencyGrid,
 };
 
 /// The split every report scores: the protocol's held-out test split (PublicTest is for
@@ -126,7 +126,7 @@ pub fn build_report(
     page.raw(&format!(
         "<p id=\"protocol\">Data: <code>{}</code>. Every metric and figure below is computed on \
          the <b>{}</b> split ({} faces), never used for training or model selection.</p>",
-        escape(source),
+        escape_html(source),
         REPORT_SPLIT.name(),
         scored.len()
     ));
@@ -142,7 +142,7 @@ pub fn build_report(
             table,
             "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td>\
              <td>{:.4}</td><td>{:.4}</td></tr>",
-            escape(&m.name),
+            escape_html(&m.name),
             e.accuracy,
             e.balanced_accuracy,
             e.top2_accuracy,
@@ -183,7 +183,7 @@ pub fn build_report(
         page.section(&format!("model-{k}"), &format!("Model: {name}"));
         page.raw(&format!(
             "<pre class=\"classification-report\">{}</pre>",
-            escape(&m.evaluation.report.to_string())
+            escape_html(&m.evaluation.report.to_string())
         ));
         let cm = &m.evaluation.confusion_matrix;
         page.plot_tall(
@@ -204,7 +204,7 @@ pub fn build_report(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td>\
                  <td>{:.3}</td></tr>",
                 h.index,
-                escape(&h.origin.to_string()),
+                escape_html(&h.origin.to_string()),
                 h.truth.name(),
                 h.predicted.name(),
                 h.confidence,
@@ -287,11 +287,11 @@ struct Page {
 
 impl Page {
     fn heading(&mut self, level: u8, text: &str) {
-        let _ = write!(self.body, "<h{level}>{}</h{level}>", escape(text));
+        let _ = write!(self.body, "<h{level}>{}</h{level}>", escape_html(text));
     }
 
     fn section(&mut self, id: &str, title: &str) {
-        let _ = write!(self.body, "<h2 id=\"{id}\">{}</h2>", escape(title));
+        let _ = write!(self.body, "<h2 id=\"{id}\">{}</h2>", escape_html(title));
     }
 
     fn raw(&mut self, html: &str) {
@@ -338,8 +338,8 @@ fn mcnemar_paragraph(c: &ModelComparison) -> String {
         "<p id=\"mcnemar\">{a} vs {b} on the same {n} faces: both right {both}, both wrong \
          {neither}, only {a} right {only_a}, only {b} right {only_b}. McNemar's test \
          ({method:?}): statistic {stat:.3}, {p}.</p>",
-        a = escape(&c.model_a),
-        b = escape(&c.model_b),
+        a = escape_html(&c.model_a),
+        b = escape_html(&c.model_b),
         n = c.samples,
         both = c.both_correct,
         neither = c.both_wrong,
@@ -347,15 +347,8 @@ fn mcnemar_paragraph(c: &ModelComparison) -> String {
         only_b = c.mcnemar.only_b_correct,
         method = c.mcnemar.method,
         stat = c.mcnemar.statistic,
-        p = escape(&format_p_value(c.mcnemar.p_value))
+        p = escape_html(&format_p_value(c.mcnemar.p_value))
     )
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

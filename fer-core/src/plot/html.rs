@@ -15,6 +15,14 @@ pub fn save_html(plot: &Plot, path: &Path) -> Result<()> {
     write_atomically(path, |w| w.write_all(html.as_bytes()))
 }
 
+/// `text` with the characters HTML gives meaning to escaped, for reports and notebook tables.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,7 @@ pub use confusion_heatmap::confusion_heatmap;
 pub use error_figures::{augmentation_preview, confidence_distribution, disagreement_gallery};
 pub use face_galleries::{confident_mistakes, mean_faces, sample_faces};
 pub use face_grid::FaceGrid;
-pub use html::save_html;
+pub use html::{escape_html, save_html};
 pub use learning_curve::learning_curve;
 pub use reliability_diagram::reliability_diagram;
 pub use saliency::SaliencyGrid;
