@@ -5,7 +5,7 @@ use std::path::Path;
 
 use fer_core::Emotion;
 
-use super::common::{fer, json_of, BandFixture};
+use super::common::{fer, json_of, train_tiny_cnn, BandFixture};
 
 /// The band fixture (see [`BandFixture`]): the emotion is the height of a bright band.
 fn write_fixture(root: &Path, train_per_class: usize, test_per_class: usize) {
@@ -30,24 +30,7 @@ fn train_cnn_writes_a_checkpoint_that_evaluate_scores() {
     );
     write_fixture(&data, 8, 3);
     let (data_arg, ck_arg) = (data.to_str().unwrap(), ck.to_str().unwrap());
-    let summary = json_of(&fer(
-        &cache,
-        &[
-            "train",
-            "cnn",
-            "--data",
-            data_arg,
-            "--epochs",
-            "1",
-            "--batch",
-            "16",
-            "--augment",
-            "none",
-            "--out",
-            ck_arg,
-            "--json",
-        ],
-    ));
+    let summary = train_tiny_cnn(&data, &cache, &ck);
     assert_eq!(summary["train_samples"], 56);
     assert_eq!(summary["epochs_run"], 1);
     for file in [

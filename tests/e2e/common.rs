@@ -71,8 +71,8 @@ pub fn entries(dir: &Path) -> Vec<String> {
 }
 
 /// Trains a one-epoch CNN checkpoint into `out` with `fer train cnn` (the only way tests get a
-/// checkpoint: none is committed).
-pub fn train_tiny_cnn(data: &Path, cache: &Path, out: &Path) {
+/// checkpoint: none is committed) and returns its `--json` summary.
+pub fn train_tiny_cnn(data: &Path, cache: &Path, out: &Path) -> Value {
     let run = fer(
         cache,
         &[
@@ -88,9 +88,11 @@ pub fn train_tiny_cnn(data: &Path, cache: &Path, out: &Path) {
             "none",
             "--out",
             path_str(out),
+            "--json",
         ],
     );
     assert!(run.status.success(), "{}", stderr(&run));
+    json_of(&run)
 }
 
 /// What `fer` wrote to stderr.

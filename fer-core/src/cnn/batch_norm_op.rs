@@ -33,39 +33,24 @@ pub enum Activation {
     Relu,
 }
 
-/// Per-channel sums of `values` and of their squares, over `planes` of `plane` values laid out
-/// image by image (`[N, C, plane]`), for channel `channel` of `channels`.
-fn channel_planes(
-    values: &[f32],
-    plane: usize,
-    channels: usize,
-    channel: usize,
-) -> impl Iterator<Item = &[f32]> {
-    values.chunks_exact(plane).skip(channel).step_by(channels)
-}
-
-/// Sum of a slice in f32 over eight independent lanes (vectorisable; the lanes also keep the
-/// rounding error of a 2,304-value plane small), returned as f64 for accumulation across
-/// planes.
-fn lane_sum(values: impl Iterator<Item = f32> + Clone) -> f64 {
-    let mut lanes = [0.0f32; 8];
-    for (i, v) in values.enumerate() {
-        lanes[i % 8] += v;
-    }
-    lanes.iter().map(|&l| f64::from(l)).sum()
-}
-
-/// Sum of `f(x)` over one plane with eight accumulators, as f64.
-fn plane_sum(plane: &[f32], f: impl Fn(f32) -> f32) -> f64 {
-    let mut lanes = [0.0f32; 8];
+/// Sum and sum of squares of one plane in one pass, over eight independent f32 lanes
+/// (vectorisable; the lanes also keep the rounding error of a 2,304-value plane small), returned
+/// as f64 for accumulation across planes.
+fn plane_moments(plane: &[f32]) -> (f64, f64) {
+    let (mut sums, mut squares) = ([0.0f32; 8], [0.0f32; 8]);
     let mut chunks = plane.chunks_exact(8);
     for chunk in &mut chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += f(v);
+        for (lane, &v) in chunk.iter().enumerate() {
+            sums[lane] += v;
+            squares[lane] += v * v;
         }
     }
-    let tail: f64 = chunks.remainder().iter().map(|&v| f64::from(f(v))).sum();
-    tail + lane_sum(lanes.into_iter())
+    let tail = chunks.remainder();
+    let sum = tail.iter().map(|&v| f64::from(v)).sum::<f64>()
+        + sums.iter().map(|&l| f64::from(l)).sum::<f64>();
+    let square = tail.iter().map(|&v| f64::from(v * v)).sum::<f64>()
+        + squares.iter().map(|&l| f64::from(l)).sum::<f64>();
+    (sum, square)
 }
 
 /// `y = act(a[c] * x + b[c])` for every plane of `x` (`[N, C, plane]`), in parallel.
@@ -116,14 +101,16 @@ pub fn batch_norm2d_train<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32, C
     let mut x_data = vec![0.0f32; x.shape().num_elements()];
     x.copy_into(&mut x_data);
 
-    // [C] batch mean and biased variance, one pass per channel (sums in f64 across planes).
+    // [C] batch mean and biased variance: one pass over each channel's planes (`[N, C, plane]`
+    // layout), sums in f64 across planes.
     let moments: Vec<(f32, f32)> = (0..C)
         .into_par_iter()
         .map(|c| {
             let (mut sum, mut squares) = (0.0f64, 0.0f64);
-            for p in channel_planes(&x_data, plane, C, c) {
-                sum += plane_sum(p, |v| v);
-                squares += plane_sum(p, |v| v * v);
+            for p in x_data.chunks_exact(plane).skip(c).step_by(C) {
+                let (s, q) = plane_moments(p);
+                sum += s;
+                squares += q;
             }
             let mean = sum / count as f64;
             let variance = (squares / count as f64 - mean * mean).max(0.0);
