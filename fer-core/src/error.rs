@@ -85,6 +85,18 @@ pub enum FerError {
     #[error("fitting failed: {0}")]
     Fit(String),
 
+    /// Training stopped on request (Ctrl-C) between two steps; with a checkpoint folder, a
+    /// resumable checkpoint was saved first.
+    #[error("interrupted at epoch {epoch} step {step}; {}", interrupted_note(.checkpoint))]
+    Interrupted {
+        /// 1-based epoch that was running.
+        epoch: usize,
+        /// Steps of that epoch already done.
+        step: usize,
+        /// The `last/` folder holding the resumable checkpoint, if the run keeps checkpoints.
+        checkpoint: Option<PathBuf>,
+    },
+
     /// JSON (de)serialisation of a config, history or metrics file failed.
     #[error("{path}: {source}")]
     Json {
@@ -94,6 +106,13 @@ pub enum FerError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+fn interrupted_note(checkpoint: &Option<PathBuf>) -> String {
+    match checkpoint {
+        Some(dir) => format!("checkpoint in {}; continue with --resume", dir.display()),
+        None => "no checkpoint was kept (no output folder)".to_string(),
+    }
 }
 
 /// `Result` with [`FerError`].

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use fer_core::Emotion;
 
-use super::common::{fer, json_of, train_tiny_cnn, BandFixture};
+use super::common::{fer, json_of, path_str, train_tiny_cnn, BandFixture};
 
 /// The band fixture (see [`BandFixture`]): the emotion is the height of a bright band.
 fn write_fixture(root: &Path, train_per_class: usize, test_per_class: usize) {
@@ -84,4 +84,96 @@ fn train_cnn_writes_a_checkpoint_that_evaluate_scores() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("config.json"), "{err}");
+}
+
+/// Ctrl-C (SIGINT) during `fer train cnn` saves a resumable checkpoint, says where and how to
+/// continue, and exits with 130; `--resume` with the same settings then completes the run.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_saves_a_checkpoint_that_resume_completes() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, cache, ck) = (
+        tmp.path().join("data"),
+        tmp.path().join("cache"),
+        tmp.path().join("ck"),
+    );
+    // 16 training faces per emotion in batches of 16: 7 steps per epoch, so the signal sent
+    // after epoch 1's line lands well before the 4 epochs end.
+    write_fixture(&data, 16, 3);
+    let args = [
+        "train",
+        "cnn",
+        "--data",
+        path_str(&data),
+        "--epochs",
+        "4",
+        "--batch",
+        "16",
+        "--augment",
+        "none",
+        "--out",
+        path_str(&ck),
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fer"))
+        .args(args)
+        .env("FER_CACHE_DIR", &cache)
+        .env_remove("FER2013_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fer starts");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).unwrap();
+        assert!(n > 0, "fer ended before its first epoch line: {seen}");
+        seen.push_str(&line);
+        if line.starts_with("epoch 1/4") {
+            break;
+        }
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    seen.push_str(&rest);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(!seen.contains("panicked"), "{seen}");
+    let last = ck.join("last");
+    assert!(
+        seen.contains("interrupted at epoch ")
+            && seen.contains(&format!("checkpoint in {}", last.display()))
+            && seen.contains("continue with --resume"),
+        "{seen}"
+    );
+    for file in [
+        "model.safetensors",
+        "optimizer.safetensors",
+        "position.json",
+        "history.json",
+    ] {
+        assert!(last.join(file).is_file(), "last/{file}");
+    }
+
+    let mut resume: Vec<&str> = args.to_vec();
+    resume.extend(["--resume", "--json"]);
+    let summary = json_of(&fer(&cache, &resume));
+    assert_eq!(summary["epochs_run"], 4, "{summary}");
+    let history: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(last.join("history.json")).unwrap()).unwrap();
+    let epochs: Vec<u64> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(epochs, [1, 2, 3, 4]);
 }

@@ -186,7 +186,7 @@ pub fn train_step_throughput(
         let logits = network.forward_train(x.traced(grads))?;
         let loss = cross_entropy_with_logits_loss(logits, targets);
         grads = loss.try_backward()?;
-        optimizer.step(&mut network, &grads, 1e-3)?;
+        optimizer.step(&mut network, &mut grads, 1e-3)?;
         network.zero_grads(&mut grads)?;
         if step >= 2 {
             step_seconds.push(start.elapsed().as_secs_f64());

@@ -1,27 +1,35 @@
 //! The training loop: seeded mini-batches (shuffled or class-balanced), augmentation,
-//! AdamW or Nesterov SGD under a warm-up + cosine schedule, label smoothing and optional class
-//! weights, a validation pass per epoch, early stopping, and checkpoints of the best and the
-//! last epoch.
+//! AdamW or Nesterov SGD (our own, [`super::optimizer`]) under a warm-up + cosine, one-cycle or
+//! reduce-on-plateau schedule, label smoothing and optional class weights, a validation pass per
+//! epoch, early stopping, and checkpoints of the best and the last epoch.
+//!
+//! A run can be stopped between any two steps (Ctrl-C in `fer train cnn`, through
+//! [`CheckpointOptions::interrupt`]) and resumed exactly: everything random in a step derives
+//! from (seed, epoch, step) alone (the epoch's order, the batch's augmentation, and dropout,
+//! which draws from a device seeded per step), and the `last/` checkpoint holds the weights,
+//! the optimiser's moments, the history and the position inside the epoch. A resumed run ends
+//! with the same weights and metrics as an uninterrupted one (a test checks it).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use dfdx::losses::cross_entropy_with_logits_loss;
-use dfdx::optim::{Adam, AdamConfig, Momentum, Optimizer, Sgd, SgdConfig, WeightDecay};
 use dfdx::shapes::Const;
 use dfdx::tensor::{AsArray, Cpu, Gradients, TensorFromVec, Trace};
 use dfdx::tensor_ops::Backward;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
-use super::best_model::BestModel;
 use super::checkpoint::{load_checkpoint, load_history, save_checkpoint};
 use super::config::ModelConfig;
 use super::model::{CnnModel, Network};
-use super::seed_model::SeedModel;
-use super::train_config::{Augmentation, OptimizerKind, TrainConfig};
+use super::optimizer::{Optimizer, OPTIMIZER_FILE};
+use super::train_config::{Augmentation, PlateauState, Schedule, TrainConfig};
 use crate::data::augment::AugmentPipeline;
 use crate::data::balance::{inverse_frequency_weights, WeightedSampler};
 use crate::data::{Dataset, PixelStats, IMAGE_PIXELS};
@@ -32,6 +40,15 @@ use crate::Emotion;
 /// Sub-folder of the output folder holding the last epoch's checkpoint (for `--resume`); the
 /// output folder itself holds the best epoch's (highest validation accuracy).
 pub const LAST_DIR: &str = "last";
+
+/// File name of the run's [position](Position) inside `last/`.
+pub const POSITION_FILE: &str = "position.json";
+
+/// Where `last/` is assembled before it replaces the previous one.
+const STAGING_DIR: &str = ".last.new";
+/// Where the previous `last/` waits while the new one is renamed into place; a crash between
+/// the two renames leaves it as the checkpoint to resume from.
+const PREVIOUS_DIR: &str = ".last.old";
 
 /// File name of the [`TrainConfig`] in the output folder.
 pub const TRAIN_CONFIG_FILE: &str = "train_config.json";
@@ -52,8 +69,13 @@ pub enum Progress {
 pub struct CheckpointOptions {
     /// Output folder (best epoch's checkpoint; the last epoch's in `last/`). None: keep nothing.
     pub dir: Option<PathBuf>,
-    /// Continue from `dir/last` and its history instead of starting afresh.
+    /// Continue from `dir/last` (weights, optimiser state, history and position) instead of
+    /// starting afresh.
     pub resume: bool,
+    /// When this becomes true (a Ctrl-C handler sets it), the run stops before its next step,
+    /// saves a resumable checkpoint in `dir/last` (if `dir` is set) and returns
+    /// [`FerError::Interrupted`].
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 /// What a run returns.
@@ -67,66 +89,74 @@ pub struct TrainOutcome {
     pub history: Vec<EpochRecord>,
 }
 
-/// The optimiser state, typed by the network it updates.
-pub(crate) enum OptimizerState {
-    SeedAdam(Adam<SeedModel, f32, Cpu>),
-    BestAdam(Adam<BestModel, f32, Cpu>),
-    SeedSgd(Sgd<SeedModel, f32, Cpu>),
-    BestSgd(Sgd<BestModel, f32, Cpu>),
-}
+/// The optimiser, for the network being trained.
+#[derive(Debug, Clone)]
+pub(crate) struct OptimizerState(Optimizer);
 
 impl OptimizerState {
-    pub(crate) fn new(network: &Network, config: &TrainConfig) -> Self {
-        let decay =
-            (config.weight_decay > 0.0).then_some(WeightDecay::Decoupled(config.weight_decay));
-        let adam = AdamConfig {
-            lr: config.learning_rate,
-            weight_decay: decay,
-            ..AdamConfig::default()
-        };
-        let sgd = SgdConfig {
-            lr: config.learning_rate,
-            momentum: Some(Momentum::Nesterov(0.9)),
-            weight_decay: decay,
-        };
-        match (network, config.optimizer) {
-            (Network::Seed(m), OptimizerKind::Adam) => Self::SeedAdam(Adam::new(m.as_ref(), adam)),
-            (Network::Best(m), OptimizerKind::Adam) => Self::BestAdam(Adam::new(m.as_ref(), adam)),
-            (Network::Seed(m), OptimizerKind::SgdNesterov) => {
-                Self::SeedSgd(Sgd::new(m.as_ref(), sgd))
-            }
-            (Network::Best(m), OptimizerKind::SgdNesterov) => {
-                Self::BestSgd(Sgd::new(m.as_ref(), sgd))
-            }
-        }
+    /// A fresh optimiser of `config.optimizer` (zero moments).
+    pub(crate) fn new(_network: &Network, config: &TrainConfig) -> Self {
+        OptimizerState(Optimizer::new(config.optimizer, config.weight_decay))
     }
 
+    /// The state saved at `path` for `network`.
+    fn load(path: &Path, network: &Network, config: &TrainConfig) -> Result<Self> {
+        let (kind, decay) = (config.optimizer, config.weight_decay);
+        Ok(OptimizerState(match network {
+            Network::Seed(m) => Optimizer::load(path, kind, decay, m.as_ref())?,
+            Network::Best(m) => Optimizer::load(path, kind, decay, m.as_ref())?,
+        }))
+    }
+
+    /// One update of `network` with learning rate `lr` (`grads` is read in place, unchanged).
     pub(crate) fn step(
         &mut self,
         network: &mut Network,
-        grads: &Gradients<f32, Cpu>,
+        grads: &mut Gradients<f32, Cpu>,
         lr: f64,
     ) -> Result<()> {
-        let result = match (self, network) {
-            (Self::SeedAdam(o), Network::Seed(m)) => {
-                o.cfg.lr = lr;
-                o.update(m.as_mut(), grads)
-            }
-            (Self::BestAdam(o), Network::Best(m)) => {
-                o.cfg.lr = lr;
-                o.update(m.as_mut(), grads)
-            }
-            (Self::SeedSgd(o), Network::Seed(m)) => {
-                o.cfg.lr = lr;
-                o.update(m.as_mut(), grads)
-            }
-            (Self::BestSgd(o), Network::Best(m)) => {
-                o.cfg.lr = lr;
-                o.update(m.as_mut(), grads)
-            }
-            _ => return Err(FerError::Fit("optimiser built for another network".into())),
-        };
-        result.map_err(|e| FerError::Fit(format!("optimiser update: {e}")))
+        match network {
+            Network::Seed(m) => self.0.update(m.as_mut(), grads, lr),
+            Network::Best(m) => self.0.update(m.as_mut(), grads, lr),
+        }
+    }
+}
+
+/// Where a run stands: saved in `last/` beside the weights and the optimiser state after every
+/// epoch and on interruption.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    /// 0-based epoch in progress (or the next to run, when `step` is 0).
+    pub epoch: usize,
+    /// Steps of `epoch` already done.
+    pub step: usize,
+    /// Sum of the training losses of those steps.
+    pub loss_sum: f64,
+    /// Training faces those steps classified correctly.
+    pub correct: usize,
+    /// Training faces those steps saw.
+    pub seen: usize,
+    /// Training seconds those steps took.
+    pub seconds: f64,
+    /// The learning rate of the last step.
+    pub learning_rate: f64,
+    /// The reduce-on-plateau schedule's state after the epochs done.
+    pub plateau: PlateauState,
+}
+
+impl Position {
+    /// The start of 0-based `epoch`.
+    fn start_of(epoch: usize, plateau: PlateauState) -> Self {
+        Position {
+            epoch,
+            step: 0,
+            loss_sum: 0.0,
+            correct: 0,
+            seen: 0,
+            seconds: 0.0,
+            learning_rate: 0.0,
+            plateau,
+        }
     }
 }
 
@@ -168,20 +198,153 @@ fn epoch_order(train: &Dataset, config: &TrainConfig, epoch: usize) -> Result<Ve
     Ok(order)
 }
 
+/// The seeds of global step `step`: the batch's augmentation, and the device its tensors live
+/// on, from whose generator dfdx's dropout draws its masks. A device per step (rather than one
+/// for the run) makes the masks a function of (seed, step), so a run resumed mid-epoch draws
+/// the masks an uninterrupted one would.
+fn step_seeds(seed: u64, step: usize) -> (u64, u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ step as u64);
+    (rng.gen(), rng.gen())
+}
+
+/// The `last/` checkpoint a resumed run continues from.
+struct Resumed {
+    model: CnnModel,
+    history: Vec<EpochRecord>,
+    optimizer: OptimizerState,
+    position: Position,
+}
+
+/// The folder to resume from: `last/`, or the previous one if a save was cut off between its
+/// two renames.
+fn resume_folder(dir: &Path) -> Result<PathBuf> {
+    let last = dir.join(LAST_DIR);
+    if last.is_dir() {
+        return Ok(last);
+    }
+    let previous = dir.join(PREVIOUS_DIR);
+    if previous.is_dir() {
+        return Ok(previous);
+    }
+    Err(FerError::Model {
+        path: last,
+        message: "no checkpoint to resume from (the run saved none: it had neither finished an \
+                  epoch nor been interrupted)"
+            .into(),
+    })
+}
+
+fn load_resumed(dir: &Path, config: &TrainConfig) -> Result<Resumed> {
+    let last = resume_folder(dir)?;
+    let model = load_checkpoint(&last)?;
+    if model.config.arch != config.arch {
+        return Err(FerError::Model {
+            path: last,
+            message: format!(
+                "holds a `{}` model, the run asks for `{}`",
+                model.config.arch.name(),
+                config.arch.name()
+            ),
+        });
+    }
+    let history = load_history(&last)?;
+    let position_path = last.join(POSITION_FILE);
+    let (optimizer, position) = if position_path.is_file() {
+        let position: Position = crate::fs::read_json(&position_path)?;
+        if position.epoch != history.len() {
+            return Err(FerError::Model {
+                path: position_path,
+                message: format!(
+                    "says epoch {} is next but the history holds {} epochs",
+                    position.epoch + 1,
+                    history.len()
+                ),
+            });
+        }
+        let optimizer = OptimizerState::load(&last.join(OPTIMIZER_FILE), &model.network, config)?;
+        (optimizer, position)
+    } else {
+        // A checkpoint saved before optimiser state was kept: continue after its last epoch
+        // with fresh moments, as --resume then did; the plateau state is replayed.
+        let mut plateau = PlateauState::default();
+        for record in &history {
+            plateau.observe(record.val_accuracy, config.plateau_patience);
+        }
+        (
+            OptimizerState::new(&model.network, config),
+            Position::start_of(history.len(), plateau),
+        )
+    };
+    Ok(Resumed {
+        model,
+        history,
+        optimizer,
+        position,
+    })
+}
+
+fn remove_folder(path: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(FerError::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Writes the resumable checkpoint: assembled in a staging folder, then renamed over `last/`,
+/// so `last/` is always one consistent save (weights, optimiser, history, position), never a
+/// mix of two.
+fn save_last(
+    dir: &Path,
+    model: &CnnModel,
+    history: &[EpochRecord],
+    optimizer: &OptimizerState,
+    position: &Position,
+) -> Result<PathBuf> {
+    let (staging, last, previous) = (
+        dir.join(STAGING_DIR),
+        dir.join(LAST_DIR),
+        dir.join(PREVIOUS_DIR),
+    );
+    remove_folder(&staging)?;
+    save_checkpoint(&staging, model, history)?;
+    optimizer.0.save(&staging.join(OPTIMIZER_FILE))?;
+    crate::fs::write_json_atomically(&staging.join(POSITION_FILE), position)?;
+    if last.is_dir() {
+        remove_folder(&previous)?;
+        std::fs::rename(&last, &previous).map_err(|e| FerError::io(&last, e))?;
+    }
+    std::fs::rename(&staging, &last).map_err(|e| FerError::io(&last, e))?;
+    remove_folder(&previous)?;
+    Ok(last)
+}
+
 /// Trains a model of `config.arch` on `train`, choosing the best epoch on `validation`
 /// (PublicTest in the protocol: never the split that is reported).
 ///
-/// With `checkpoints.dir`, the best epoch's checkpoint is written there and the last epoch's
-/// in `last/` after every epoch; with `resume`, the run continues from `last/` (weights and
-/// history; the optimiser's moments restart from zero, as dfdx cannot save them). A NaN or
-/// infinite loss stops the run with an error naming the epoch and step; the checkpoints of
-/// the epochs before it stay.
+/// With `checkpoints.dir`, the best epoch's checkpoint is written there and a resumable one in
+/// `last/` after every epoch (see the [module docs](self)); with `resume`, the run continues
+/// from `last/` exactly where it stopped, even mid-epoch. A NaN or infinite loss stops the run
+/// with an error naming the epoch and step; the checkpoints of the epochs before it stay. An
+/// interrupt (see [`CheckpointOptions::interrupt`]) gives [`FerError::Interrupted`] after
+/// saving.
 pub fn train(
     train: &Dataset,
     validation: &Dataset,
     config: &TrainConfig,
     checkpoints: &CheckpointOptions,
     progress: Progress,
+) -> Result<TrainOutcome> {
+    run(train, validation, config, checkpoints, progress, None)
+}
+
+/// [`train`], stopping as if interrupted before global step `stop_before` (tests).
+fn run(
+    train: &Dataset,
+    validation: &Dataset,
+    config: &TrainConfig,
+    checkpoints: &CheckpointOptions,
+    progress: Progress,
+    stop_before: Option<usize>,
 ) -> Result<TrainOutcome> {
     config.check()?;
     if train.len() < config.batch_size {
@@ -198,30 +361,31 @@ pub fn train(
         return Err(FerError::EmptyDataset("the validation split".into()));
     }
     let device = Cpu::seed_from_u64(config.seed);
-    let (mut model, mut history) = match (&checkpoints.dir, checkpoints.resume) {
-        (Some(dir), true) => {
-            let last = dir.join(LAST_DIR);
-            let model = load_checkpoint(&last)?;
-            if model.config.arch != config.arch {
-                return Err(FerError::Model {
-                    path: last,
-                    message: format!(
-                        "holds a `{}` model, the run asks for `{}`",
-                        model.config.arch.name(),
-                        config.arch.name()
-                    ),
-                });
-            }
-            (model, load_history(&dir.join(LAST_DIR))?)
-        }
-        _ => (
-            CnnModel::new(
+    let resumed = match (&checkpoints.dir, checkpoints.resume) {
+        (Some(dir), true) => Some(load_resumed(dir, config)?),
+        _ => None,
+    };
+    let Resumed {
+        mut model,
+        mut history,
+        mut optimizer,
+        mut position,
+    } = match resumed {
+        Some(resumed) => resumed,
+        None => {
+            let model = CnnModel::new(
                 ModelConfig::new(config.arch),
                 PixelStats::fit(train)?,
                 &device,
-            )?,
-            Vec::new(),
-        ),
+            )?;
+            let optimizer = OptimizerState::new(&model.network, config);
+            Resumed {
+                model,
+                history: Vec::new(),
+                optimizer,
+                position: Position::start_of(0, PlateauState::default()),
+            }
+        }
     };
     if let Some(dir) = &checkpoints.dir {
         std::fs::create_dir_all(dir).map_err(|e| FerError::io(dir, e))?;
@@ -249,24 +413,48 @@ pub fn train(
     let steps_per_epoch = train.len() / config.batch_size;
     let total_steps = steps_per_epoch * config.epochs;
     let warmup_steps = (config.warmup_epochs * steps_per_epoch as f64).round() as usize;
-    let mut optimizer = OptimizerState::new(&model.network, config);
     let mut grads = model.network.alloc_grads()?;
     let reporter = Reporter::new(progress, steps_per_epoch);
     let batch = config.batch_size;
     let mut pixels = vec![0.0f32; batch * IMAGE_PIXELS];
+    let interrupted = || {
+        checkpoints
+            .interrupt
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::SeqCst))
+    };
 
-    for epoch in history.len()..config.epochs {
-        let started = Instant::now();
+    while position.epoch < config.epochs {
+        // Early stopping, checked before an epoch starts so a resumed run that had stopped
+        // stays stopped.
+        if position.step == 0
+            && config
+                .patience
+                .is_some_and(|patience| position.epoch >= best_epoch + patience)
+        {
+            break;
+        }
+        let epoch = position.epoch;
         let order = epoch_order(train, config, epoch)?;
-        let mut loss_sum = 0.0;
-        let mut correct = 0usize;
-        let mut seen = 0usize;
-        let mut learning_rate = 0.0;
-        reporter.start_epoch(epoch + 1, config.epochs);
+        reporter.start_epoch(epoch + 1, config.epochs, position.step);
         // The last partial batch is dropped: a batch of one breaks batch norm.
-        for (step, indices) in order.chunks_exact(batch).enumerate() {
+        for (step, indices) in order.chunks_exact(batch).enumerate().skip(position.step) {
             let global_step = epoch * steps_per_epoch + step;
-            let batch_seed = ChaCha8Rng::seed_from_u64(config.seed ^ global_step as u64).gen();
+            if interrupted() || stop_before == Some(global_step) {
+                reporter.finish();
+                let checkpoint = match &checkpoints.dir {
+                    Some(dir) => Some(save_last(dir, &model, &history, &optimizer, &position)?),
+                    None => None,
+                };
+                return Err(FerError::Interrupted {
+                    epoch: epoch + 1,
+                    step,
+                    checkpoint,
+                });
+            }
+            let started = Instant::now();
+            let (batch_seed, device_seed) = step_seeds(config.seed, global_step);
+            let step_device = Cpu::seed_from_u64(device_seed);
             augment.augment_indices(train, indices, batch_seed, &mut pixels)?;
             model.standardize_unit(&mut pixels);
             let mut targets = vec![0.0f32; batch * Emotion::COUNT];
@@ -277,11 +465,11 @@ pub fn train(
                 row.iter_mut().for_each(|t| *t = smooth * weight);
                 row[label] += (1.0 - config.label_smoothing) * weight;
             }
-            let x = device.try_tensor_from_vec(
+            let x = step_device.try_tensor_from_vec(
                 pixels.clone(),
                 (batch, Const::<1>, Const::<48>, Const::<48>),
             )?;
-            let y = device.try_tensor_from_vec(targets, (batch, Const::<7>))?;
+            let y = step_device.try_tensor_from_vec(targets, (batch, Const::<7>))?;
             let logits = model.network.forward_train(x.traced(grads))?;
             let logit_values = logits.as_vec();
             let loss = cross_entropy_with_logits_loss(logits, y);
@@ -295,33 +483,49 @@ pub fn train(
                 )));
             }
             grads = loss.try_backward()?;
-            learning_rate = config.learning_rate_at(global_step, warmup_steps, total_steps);
-            optimizer.step(&mut model.network, &grads, learning_rate)?;
+            let learning_rate = config.scheduled_learning_rate(
+                global_step,
+                warmup_steps,
+                total_steps,
+                &position.plateau,
+            );
+            optimizer.step(&mut model.network, &mut grads, learning_rate)?;
             model.network.zero_grads(&mut grads)?;
-            loss_sum += f64::from(loss_value);
+            position.step = step + 1;
+            position.learning_rate = learning_rate;
+            position.loss_sum += f64::from(loss_value);
             for (row, &i) in logit_values.chunks_exact(Emotion::COUNT).zip(indices) {
                 let predicted = (0..Emotion::COUNT)
                     .max_by(|&a, &b| row[a].total_cmp(&row[b]))
                     .unwrap_or(0);
-                correct += usize::from(predicted == train.labels()[i].index());
+                position.correct += usize::from(predicted == train.labels()[i].index());
             }
-            seen += indices.len();
-            reporter.step(loss_sum / (step + 1) as f64, correct as f64 / seen as f64);
+            position.seen += indices.len();
+            position.seconds += started.elapsed().as_secs_f64();
+            reporter.step(
+                position.loss_sum / position.step as f64,
+                position.correct as f64 / position.seen as f64,
+            );
         }
-        let train_seconds = started.elapsed().as_secs_f64();
+        let validating = Instant::now();
         let (val_loss, val_accuracy) = evaluate_loss_accuracy(&model, validation)?;
         let record = EpochRecord {
             epoch: epoch + 1,
-            train_loss: loss_sum / steps_per_epoch.max(1) as f64,
-            train_accuracy: correct as f64 / seen.max(1) as f64,
+            train_loss: position.loss_sum / steps_per_epoch.max(1) as f64,
+            train_accuracy: position.correct as f64 / position.seen.max(1) as f64,
             val_loss,
             val_accuracy,
-            learning_rate,
-            seconds: started.elapsed().as_secs_f64(),
-            images_per_s: seen as f64 / train_seconds,
+            learning_rate: position.learning_rate,
+            seconds: position.seconds + validating.elapsed().as_secs_f64(),
+            images_per_s: position.seen as f64 / position.seconds.max(1e-9),
         };
         history.push(record);
         reporter.end_epoch(&record, config.epochs);
+        let mut plateau = position.plateau;
+        if config.schedule == Schedule::Plateau {
+            plateau.observe(val_accuracy, config.plateau_patience);
+        }
+        position = Position::start_of(epoch + 1, plateau);
         if val_accuracy > best_accuracy {
             best_accuracy = val_accuracy;
             best_epoch = epoch + 1;
@@ -331,13 +535,7 @@ pub fn train(
             }
         }
         if let Some(dir) = &checkpoints.dir {
-            save_checkpoint(&dir.join(LAST_DIR), &model, &history)?;
-        }
-        if config
-            .patience
-            .is_some_and(|patience| epoch + 1 >= best_epoch + patience)
-        {
-            break;
+            save_last(dir, &model, &history, &optimizer, &position)?;
         }
     }
     reporter.finish();
@@ -373,9 +571,11 @@ impl Reporter {
         }
     }
 
-    fn start_epoch(&self, epoch: usize, epochs: usize) {
+    /// Starts epoch `epoch` (1-based) at step `done` (0 unless resumed mid-epoch).
+    fn start_epoch(&self, epoch: usize, epochs: usize, done: usize) {
         if let Some(bar) = &self.bar {
             bar.reset();
+            bar.set_position(done as u64);
             bar.set_prefix(format!("epoch {epoch}/{epochs}"));
         }
     }
@@ -416,6 +616,7 @@ pub fn checkpoint_paths(dir: &Path) -> (PathBuf, PathBuf) {
 mod tests {
     use super::*;
     use crate::cnn::config::Arch;
+    use crate::cnn::train_config::OptimizerKind;
     use crate::data::{Origin, Usage};
     use crate::EmotionClassifier;
 
@@ -472,15 +673,187 @@ mod tests {
         assert_eq!(h[outcome.best_epoch - 1].val_accuracy, best);
     }
 
+    /// Runs `f` on a one-thread rayon pool. Training is bit-reproducible only there: the
+    /// convolutions' weight gradients are summed in per-thread accumulators whose share of
+    /// the batch depends on scheduling (conv_op.rs), so on several threads two runs of the
+    /// same seed differ in the last bits after a few steps. Everything the resume logic
+    /// controls (data order, augmentation, dropout, optimiser, schedule) is checked here.
+    fn single_threaded<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(f)
+    }
+
+    /// The named tensors of a safetensors file, sorted by name, as raw bytes.
+    fn tensors_of(path: &Path) -> Vec<(String, Vec<u8>)> {
+        let bytes = std::fs::read(path).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut all: Vec<(String, Vec<u8>)> = file
+            .tensors()
+            .into_iter()
+            .map(|(name, view)| (name, view.data().to_vec()))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// Asserts that two runs ended in the same place: the same `last/` weights (batch-norm
+    /// statistics included) and optimiser moments, bit for bit, and the same history (the
+    /// validation loss to 1e-6: the eval-mode convolutions reduce across threads).
+    fn assert_same_run(a: &Path, b: &Path, ha: &[EpochRecord], hb: &[EpochRecord]) {
+        for file in [super::super::checkpoint::WEIGHTS_FILE, OPTIMIZER_FILE] {
+            let (ta, tb) = (
+                tensors_of(&a.join(LAST_DIR).join(file)),
+                tensors_of(&b.join(LAST_DIR).join(file)),
+            );
+            assert!(!ta.is_empty());
+            assert_eq!(
+                ta.iter().map(|t| &t.0).collect::<Vec<_>>(),
+                tb.iter().map(|t| &t.0).collect::<Vec<_>>()
+            );
+            for ((name, x), (_, y)) in ta.iter().zip(&tb) {
+                assert!(x == y, "{file}: `{name}` differs");
+            }
+        }
+        assert_eq!(ha.len(), hb.len());
+        for (x, y) in ha.iter().zip(hb) {
+            assert_eq!(
+                (x.epoch, x.train_loss, x.train_accuracy, x.val_accuracy),
+                (y.epoch, y.train_loss, y.train_accuracy, y.val_accuracy)
+            );
+            assert_eq!(x.learning_rate, y.learning_rate);
+            assert!((x.val_loss - y.val_loss).abs() < 1e-6 * x.val_loss.max(1.0));
+        }
+    }
+
+    /// A run stopped between two steps (mid-epoch, or at an epoch's start) and resumed ends
+    /// with the weights, optimiser state and metrics of an uninterrupted run: with augmentation
+    /// and dropout on, for AdamW under reduce-on-plateau and SGD under one-cycle.
+    #[test]
+    fn interrupted_runs_resume_exactly() {
+        single_threaded(interrupted_runs_resume_exactly_on_one_thread);
+    }
+
+    fn interrupted_runs_resume_exactly_on_one_thread() {
+        let (train_set, val_set) = (squares(8, 5), squares(2, 6));
+        // 56 faces in batches of 8: 7 steps per epoch, 3 epochs.
+        let cases = [
+            (OptimizerKind::Adam, Schedule::Plateau, 10),
+            (OptimizerKind::SgdNesterov, Schedule::OneCycle, 7),
+        ];
+        for (optimizer, schedule, stop) in cases {
+            let config = TrainConfig {
+                epochs: 3,
+                batch_size: 8,
+                optimizer,
+                schedule,
+                plateau_patience: 1,
+                augmentation: Augmentation::Default,
+                learning_rate: if optimizer == OptimizerKind::Adam {
+                    3e-3
+                } else {
+                    3e-2
+                },
+                ..small_config(3)
+            };
+            let (whole, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let options = |dir: &Path, resume| CheckpointOptions {
+                dir: Some(dir.to_path_buf()),
+                resume,
+                interrupt: None,
+            };
+            let uninterrupted = train(
+                &train_set,
+                &val_set,
+                &config,
+                &options(whole.path(), false),
+                Progress::Quiet,
+            )
+            .unwrap();
+            let err = run(
+                &train_set,
+                &val_set,
+                &config,
+                &options(parts.path(), false),
+                Progress::Quiet,
+                Some(stop),
+            )
+            .unwrap_err();
+            let (epoch, step) = (stop / 7 + 1, stop % 7);
+            let message = err.to_string();
+            assert!(
+                matches!(err, FerError::Interrupted { epoch: e, step: s, .. } if (e, s) == (epoch, step)),
+                "{message}"
+            );
+            assert!(
+                message.contains(&format!("interrupted at epoch {epoch} step {step}"))
+                    && message.contains("--resume")
+                    && message.contains(LAST_DIR),
+                "{message}"
+            );
+            let position: Position =
+                crate::fs::read_json(&parts.path().join(LAST_DIR).join(POSITION_FILE)).unwrap();
+            assert_eq!((position.epoch, position.step), (epoch - 1, step));
+            let resumed = train(
+                &train_set,
+                &val_set,
+                &config,
+                &options(parts.path(), true),
+                Progress::Quiet,
+            )
+            .unwrap();
+            assert_same_run(
+                whole.path(),
+                parts.path(),
+                &uninterrupted.history,
+                &resumed.history,
+            );
+            assert_eq!(uninterrupted.best_epoch, resumed.best_epoch);
+            assert!(!parts.path().join(STAGING_DIR).exists());
+            assert!(!parts.path().join(PREVIOUS_DIR).exists());
+        }
+    }
+
+    /// The interrupt flag stops a run before its next step; without an output folder there is
+    /// nothing to resume, and the message says so.
+    #[test]
+    fn the_interrupt_flag_stops_the_run() {
+        let (train_set, val_set) = (squares(4, 3), squares(2, 4));
+        let flag = Arc::new(AtomicBool::new(true));
+        let err = train(
+            &train_set,
+            &val_set,
+            &small_config(2),
+            &CheckpointOptions {
+                interrupt: Some(flag),
+                ..CheckpointOptions::default()
+            },
+            Progress::Quiet,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("interrupted at epoch 1 step 0") && err.contains("no checkpoint"),
+            "{err}"
+        );
+    }
+
     /// Same seed, same history; a checkpoint reloads to identical predictions; a corrupt or
     /// mismatched checkpoint is refused naming the file.
     #[test]
     fn seeded_runs_repeat_and_checkpoints_round_trip() {
+        single_threaded(seeded_runs_repeat_on_one_thread);
+    }
+
+    fn seeded_runs_repeat_on_one_thread() {
         let (train_set, val_set) = (squares(4, 3), squares(2, 4));
         let dir = tempfile::tempdir().unwrap();
         let options = CheckpointOptions {
             dir: Some(dir.path().to_path_buf()),
             resume: false,
+            interrupt: None,
         };
         let config = small_config(1);
         let first = train(&train_set, &val_set, &config, &options, Progress::Quiet).unwrap();
@@ -531,7 +904,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(resumed.history.len(), 2);
-        assert_eq!(resumed.history[0].train_loss, first.history[0].train_loss);
+        // ... and ends where an uninterrupted two-epoch run does.
+        let whole = tempfile::tempdir().unwrap();
+        let uninterrupted = train(
+            &train_set,
+            &val_set,
+            &TrainConfig {
+                epochs: 2,
+                ..config
+            },
+            &CheckpointOptions {
+                dir: Some(whole.path().to_path_buf()),
+                ..options.clone()
+            },
+            Progress::Quiet,
+        )
+        .unwrap();
+        assert_same_run(
+            whole.path(),
+            dir.path(),
+            &uninterrupted.history,
+            &resumed.history,
+        );
 
         // Weights of the other architecture.
         let config_path = dir.path().join(super::super::checkpoint::CONFIG_FILE);

@@ -68,6 +68,16 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // A Ctrl-C'd training run says where its checkpoint is and exits as shells expect.
+        Err(err)
+            if matches!(
+                err.downcast_ref::<fer_core::FerError>(),
+                Some(fer_core::FerError::Interrupted { .. })
+            ) =>
+        {
+            eprintln!("{err:#}");
+            std::process::ExitCode::from(train::INTERRUPTED_EXIT_CODE as u8)
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE

@@ -3,6 +3,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -332,6 +334,14 @@ struct CnnArgs {
     /// Use SGD with Nesterov momentum instead of AdamW.
     #[arg(long)]
     sgd: bool,
+    /// Learning-rate schedule: warm-up + cosine decay to 0; one-cycle (cosine ramp from lr/25
+    /// to lr over 30% of the steps, then down to lr/1e4); or warm-up, then lr halved after
+    /// --plateau-patience epochs without a better PublicTest accuracy.
+    #[arg(long, value_enum, default_value_t = CnnSchedule::Cosine)]
+    schedule: CnnSchedule,
+    /// With --schedule plateau: epochs without improvement before the rate is halved. Default 3.
+    #[arg(long, value_name = "EPOCHS")]
+    plateau_patience: Option<usize>,
     /// Label smoothing. Default 0.1.
     #[arg(long)]
     label_smoothing: Option<f32>,
@@ -356,7 +366,9 @@ struct CnnArgs {
     /// Checkpoint folder (best epoch; the last one in last/). Default: no checkpoint.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Continue the run in --out from its last checkpoint.
+    /// Continue the run in --out from its last checkpoint (saved after every epoch, and on
+    /// Ctrl-C between two steps), exactly where it stopped. Pass the same settings as the
+    /// interrupted run.
     #[arg(long)]
     resume: bool,
     /// Print one JSON object instead of a summary.
@@ -368,6 +380,13 @@ struct CnnArgs {
 enum CnnArch {
     Seed,
     Best,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CnnSchedule {
+    Cosine,
+    OneCycle,
+    Plateau,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -395,7 +414,7 @@ struct CnnSummary {
 }
 
 fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
-    use fer_core::cnn::{Arch, Augmentation, OptimizerKind, TrainConfig};
+    use fer_core::cnn::{Arch, Augmentation, OptimizerKind, Schedule, TrainConfig};
     let arch = match args.arch {
         CnnArch::Seed => Arch::Seed,
         CnnArch::Best => Arch::Best,
@@ -411,6 +430,12 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
         } else {
             OptimizerKind::Adam
         },
+        schedule: match args.schedule {
+            CnnSchedule::Cosine => Schedule::Cosine,
+            CnnSchedule::OneCycle => Schedule::OneCycle,
+            CnnSchedule::Plateau => Schedule::Plateau,
+        },
+        plateau_patience: args.plateau_patience.unwrap_or(defaults.plateau_patience),
         label_smoothing: args.label_smoothing.unwrap_or(defaults.label_smoothing),
         class_weighted: args.class_weighted,
         balanced_sampler: args.balanced,
@@ -426,6 +451,9 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
     config.check()?;
     if args.resume && args.out.is_none() {
         anyhow::bail!("--resume needs --out DIR (the run to continue)");
+    }
+    if args.plateau_patience.is_some() && !matches!(args.schedule, CnnSchedule::Plateau) {
+        anyhow::bail!("--plateau-patience applies only to --schedule plateau");
     }
     if args.limit == Some(0) {
         anyhow::bail!("--limit must be at least 1");
@@ -507,7 +535,9 @@ pub fn fit_baseline(
 
 /// Trains a CNN on `train`, choosing the best epoch on `validation`, with a progress bar
 /// (plain lines when stderr is not a terminal) and checkpoints in `out` if given; returns the
-/// outcome and the wall time in seconds. Shared by `fer train cnn` and `fer run`.
+/// outcome and the wall time in seconds. Ctrl-C stops the run after the current step and, with
+/// `out`, saves a resumable checkpoint first (the error then says where). Shared by
+/// `fer train cnn` and `fer run`.
 pub fn train_cnn(
     train: &fer_core::Dataset,
     validation: &fer_core::Dataset,
@@ -520,11 +550,47 @@ pub fn train_cnn(
         train,
         validation,
         config,
-        &fer_core::cnn::CheckpointOptions { dir: out, resume },
+        &fer_core::cnn::CheckpointOptions {
+            dir: out,
+            resume,
+            interrupt: interrupt_flag(),
+        },
         fer_core::cnn::Progress::Auto,
     )?;
     Ok((outcome, started.elapsed().as_secs_f64()))
 }
+
+/// The flag a Ctrl-C sets, installed once per process (ctrlc accepts one handler). The first
+/// Ctrl-C asks the training loop to stop and save; a second one exits at once (the `last/`
+/// checkpoint is replaced only by a rename, so it stays whole).
+fn interrupt_flag() -> Option<Arc<AtomicBool>> {
+    static FLAG: OnceLock<Option<Arc<AtomicBool>>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&flag);
+        let installed = ctrlc::set_handler(move || {
+            if seen.swap(true, Ordering::SeqCst) {
+                eprintln!("\nsecond Ctrl-C: exiting without waiting for the checkpoint");
+                std::process::exit(INTERRUPTED_EXIT_CODE);
+            }
+            eprintln!(
+                "\nCtrl-C: stopping after the current step and saving a checkpoint (Ctrl-C \
+                 again to quit at once)"
+            );
+        });
+        match installed {
+            Ok(()) => Some(flag),
+            Err(e) => {
+                eprintln!("warning: Ctrl-C will not save a checkpoint: {e}");
+                None
+            }
+        }
+    })
+    .clone()
+}
+
+/// Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+pub const INTERRUPTED_EXIT_CODE: i32 = 130;
 
 /// The protocol's validation (PublicTest) and test (PrivateTest) faces of `fer`'s test/, or
 /// an error naming `path` if either is missing.
