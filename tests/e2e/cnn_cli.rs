@@ -74,6 +74,38 @@ fn train_cnn_writes_a_checkpoint_that_evaluate_scores() {
     ));
     assert_eq!(again["accuracy"], summary["private_test_accuracy"]);
 
+    // Crop TTA: reported as such; a shift out of range is an error naming it.
+    let crops = json_of(&fer(
+        &cache,
+        &[
+            "evaluate",
+            "--model",
+            ck_arg,
+            "--data",
+            data_arg,
+            "--tta-crops",
+            "--json",
+        ],
+    ));
+    assert_eq!(crops["n"], 21);
+    assert_eq!(crops["tta_mode"], "crops");
+    assert_eq!(crops["tta_shift"], fer_core::cnn::DEFAULT_TTA_SHIFT);
+    assert_eq!(report["tta_mode"], "flip");
+    assert_eq!(again["tta_mode"], "none");
+    let out = fer(
+        &cache,
+        &[
+            "evaluate",
+            "--model",
+            ck_arg,
+            "--data",
+            data_arg,
+            "--tta-crops",
+            "9",
+        ],
+    );
+    super::common::assert_fails_with(&out, &["--tta-crops 9", "at most 8"]);
+
     // A folder that is no checkpoint.
     let out = fer(
         &cache,

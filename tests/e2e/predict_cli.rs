@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use fer_core::cnn::load_checkpoint;
+use fer_core::cnn::{load_checkpoint, Tta, DEFAULT_TTA_SHIFT};
 use fer_core::Emotion;
 use image::{Rgb, RgbImage};
 
@@ -44,11 +44,18 @@ fn predict_ranks_emotions_of_any_image_as_the_library_does() {
     let (ck_arg, gray_arg, photo_arg) = (path_str(&ck), path_str(&gray), path_str(&photo));
 
     let model = load_checkpoint(&ck).unwrap();
-    for tta in [false, true] {
+    for (tta, flag) in [
+        (Tta::None, None),
+        (Tta::Flip, Some("--tta")),
+        (
+            Tta::Crops {
+                shift: DEFAULT_TTA_SHIFT,
+            },
+            Some("--tta-crops"),
+        ),
+    ] {
         let mut args = vec!["predict", "--model", ck_arg, gray_arg, photo_arg, "--json"];
-        if tta {
-            args.push("--tta");
-        }
+        args.extend(flag);
         let json = json_of(&fer(&cache, &args));
         let list = json.as_array().expect("a JSON list");
         assert_eq!(list.len(), 2);

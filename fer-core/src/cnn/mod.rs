@@ -40,3 +40,5 @@ pub use optimizer::Optimizer;
 pub use train::{train, CheckpointOptions, Progress, TrainOutcome};
 pub use train_config::{Augmentation, OptimizerKind, PlateauState, Schedule, TrainConfig};
 pub mod predict;
+pub mod tta;
+pub use tta::{Tta, DEFAULT_TTA_SHIFT, MAX_TTA_SHIFT};

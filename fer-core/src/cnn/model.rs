@@ -9,6 +9,7 @@ use ndarray::Array2;
 use super::best_model::BestModel;
 use super::config::{Arch, ModelConfig};
 use super::seed_model::{SeedInput, SeedLogits, SeedModel};
+use super::tta::{apply_view, Tta, View};
 use crate::data::{Dataset, PixelStats, IMAGE_PIXELS};
 use crate::error::{FerError, Result};
 use crate::{Emotion, EmotionClassifier};
@@ -123,12 +124,16 @@ impl CnnModel {
             .as_vec())
     }
 
-    /// Class probabilities of `faces`, in batches of [`INFERENCE_BATCH`]; with `flip_tta`,
-    /// the mean of the probabilities of each face and its mirror image.
-    pub fn predict_proba_tta(&self, faces: &Dataset, flip_tta: bool) -> Result<Array2<f32>> {
+    /// Class probabilities of `faces`, in batches of [`INFERENCE_BATCH`], averaged over the
+    /// views of `tta` (see [`Tta`]; `true` and `false` still mean flip and none).
+    pub fn predict_proba_tta(&self, faces: &Dataset, tta: impl Into<Tta>) -> Result<Array2<f32>> {
+        let tta = tta.into();
+        tta.check()?;
         if faces.is_empty() {
             return Err(FerError::EmptyDataset("no faces to classify".to_string()));
         }
+        let views = tta.views();
+        let scale = 1.0 / views.len() as f32;
         let device = Cpu::default();
         let mut out = Vec::with_capacity(faces.len() * Emotion::COUNT);
         let indices: Vec<usize> = (0..faces.len()).collect();
@@ -137,18 +142,30 @@ impl CnnModel {
             for (&i, row) in chunk.iter().zip(x.chunks_exact_mut(IMAGE_PIXELS)) {
                 self.stats.standardize(faces.face(i), row);
             }
-            let mut p = if flip_tta {
-                let mut mirrored = x.clone();
-                for face in mirrored.chunks_exact_mut(IMAGE_PIXELS) {
-                    crate::data::augment::flip_horizontal(face);
-                }
-                let a = self.probabilities(&device, x)?;
-                let b = self.probabilities(&device, mirrored)?;
-                a.iter().zip(&b).map(|(a, b)| 0.5 * (a + b)).collect()
-            } else {
-                self.probabilities(&device, x)?
-            };
-            out.append(&mut p);
+            let mut sum = vec![0.0f32; chunk.len() * Emotion::COUNT];
+            for &view in &views {
+                let input = if view
+                    == (View {
+                        dy: 0,
+                        dx: 0,
+                        flip: false,
+                    }) {
+                    x.clone()
+                } else {
+                    let mut moved = vec![0.0f32; x.len()];
+                    for (face, out) in x
+                        .chunks_exact(IMAGE_PIXELS)
+                        .zip(moved.chunks_exact_mut(IMAGE_PIXELS))
+                    {
+                        apply_view(face, view, out);
+                    }
+                    moved
+                };
+                let p = self.probabilities(&device, input)?;
+                sum.iter_mut().zip(&p).for_each(|(s, p)| *s += p);
+            }
+            // One view: the sum is its probabilities exactly (0 + p, times 1).
+            out.extend(sum.iter().map(|s| s * scale));
         }
         Array2::from_shape_vec((faces.len(), Emotion::COUNT), out)
             .map_err(|e| FerError::ShapeMismatch(format!("probabilities: {e}")))

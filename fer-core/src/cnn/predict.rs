@@ -31,8 +31,9 @@ pub type EmotionProbabilities = [f32; Emotion::COUNT];
 
 impl CnnModel {
     /// Class probabilities of each image file, in the order given, preprocessed exactly as
-    /// training data (see the [module docs](self)). With `flip_tta`, each face's probabilities
-    /// are averaged with its mirror image's, as `fer evaluate --tta` does.
+    /// training data (see the [module docs](self)), averaged over the views of `tta` (see
+    /// [`Tta`](super::Tta): `true` averages each face with its mirror image, as `--tta` does;
+    /// `false` is none).
     ///
     /// Every file is decoded before any is classified, so a bad file fails the call early;
     /// errors ([`FerError::Io`](crate::FerError::Io), [`FerError::Image`](crate::FerError::Image),
@@ -41,8 +42,10 @@ impl CnnModel {
     pub fn predict_image_files<P: AsRef<Path>>(
         &self,
         paths: &[P],
-        flip_tta: bool,
+        tta: impl Into<super::Tta>,
     ) -> Result<Vec<EmotionProbabilities>> {
+        let tta = tta.into();
+        tta.check()?;
         if paths.is_empty() {
             return Ok(Vec::new());
         }
@@ -58,7 +61,7 @@ impl CnnModel {
                 Origin::File(path.to_path_buf()),
             );
         }
-        let proba = self.predict_proba_tta(&faces, flip_tta)?;
+        let proba = self.predict_proba_tta(&faces, tta)?;
         Ok(proba
             .rows()
             .into_iter()
@@ -92,6 +95,7 @@ mod tests {
     use crate::EmotionClassifier;
     use dfdx::tensor::Cpu;
     use image::{DynamicImage, Rgb, RgbImage};
+    use ndarray::Array2;
 
     fn model() -> CnnModel {
         let mut faces = Dataset::new();
@@ -132,6 +136,61 @@ mod tests {
         let with_tta = model.predict_image_files(&[&path], true).unwrap();
         let tta = model.predict_proba_tta(&expected, true).unwrap();
         assert_eq!(with_tta[0].to_vec(), tta.row(0).to_vec());
+    }
+
+    /// Crop TTA with a shift of 0 is the flip TTA exactly (its five positions coincide); no TTA
+    /// is the plain prediction; with a shift, the views change the probabilities, which still
+    /// sum to 1; too large a shift is refused.
+    #[test]
+    fn crop_tta_averages_its_views() {
+        use crate::cnn::Tta;
+        // Two calls on the same faces can differ in the last bit of a probability (seen here:
+        // the convolution kernels' summation depends on how buffers fall in memory), so
+        // "equal" means within 1e-6.
+        let close =
+            |a: &Array2<f32>, b: &Array2<f32>| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-6);
+        let model = model();
+        let mut faces = Dataset::new();
+        for i in 0..3u8 {
+            let mut face = [0u8; IMAGE_PIXELS];
+            for (p, v) in face.iter_mut().enumerate() {
+                *v = ((p % 48) * 5 + (p / 48) * i as usize) as u8;
+            }
+            faces.push(
+                &face,
+                Emotion::Sad,
+                Usage::PrivateTest,
+                Origin::CsvLine(i.into()),
+            );
+        }
+        let none = model.predict_proba_tta(&faces, Tta::None).unwrap();
+        assert!(close(&none, &model.predict_proba(&faces).unwrap()));
+        assert!(close(
+            &none,
+            &model.predict_proba_tta(&faces, false).unwrap()
+        ));
+        let flip = model.predict_proba_tta(&faces, Tta::Flip).unwrap();
+        assert!(close(
+            &flip,
+            &model.predict_proba_tta(&faces, true).unwrap()
+        ));
+        assert!(!close(&flip, &none));
+        let crops_0 = model
+            .predict_proba_tta(&faces, Tta::Crops { shift: 0 })
+            .unwrap();
+        assert!(close(&crops_0, &flip));
+        let crops = model
+            .predict_proba_tta(&faces, Tta::Crops { shift: 3 })
+            .unwrap();
+        assert!(!close(&crops, &flip));
+        for row in crops.rows() {
+            assert!((row.sum() - 1.0).abs() < 1e-5);
+        }
+        let err = model
+            .predict_proba_tta(&faces, Tta::Crops { shift: 20 })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("20"), "{err}");
     }
 
     #[test]

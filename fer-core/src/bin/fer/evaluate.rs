@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use serde::Serialize;
 
+use fer_core::cnn::Tta;
 use fer_core::data;
 use fer_core::eval::Evaluation;
 use fer_core::{Emotion, EmotionClassifier, Usage};
@@ -26,6 +27,11 @@ pub struct Args {
     /// Test-time augmentation: average each face's probabilities with its mirror image's.
     #[arg(long)]
     tta: bool,
+    /// Crop test-time augmentation: average over the face shifted by PIXELS (default 2; edges
+    /// repeated) towards each of the four diagonals and unshifted, each with its mirror image
+    /// (10 views, five times --tta's work; includes the flip).
+    #[arg(long, value_name = "PIXELS", num_args = 0..=1)]
+    tta_crops: Option<Option<usize>>,
     /// Print one JSON object instead of a report.
     #[arg(long)]
     json: bool,
@@ -50,11 +56,37 @@ struct Report {
     macro_f1: f64,
     model: String,
     split: String,
+    /// Whether mirror images were averaged in (flip or crop TTA).
     tta: bool,
+    /// "none", "flip" or "crops".
+    tta_mode: &'static str,
+    /// The crop TTA's shift in pixels (null otherwise).
+    tta_shift: Option<usize>,
+}
+
+/// The TTA that `--tta` and `--tta-crops [PIXELS]` ask for (crops include the flip), or an
+/// error naming a shift out of range. Shared by `fer evaluate` and `fer predict`.
+pub fn tta_from_args(flip: bool, crops: Option<Option<usize>>) -> anyhow::Result<Tta> {
+    let tta = match crops {
+        Some(shift) => Tta::Crops {
+            shift: shift.unwrap_or(fer_core::cnn::DEFAULT_TTA_SHIFT),
+        },
+        None => Tta::from(flip),
+    };
+    if let Tta::Crops { shift } = tta {
+        if shift > fer_core::cnn::MAX_TTA_SHIFT {
+            anyhow::bail!(
+                "--tta-crops {shift}: the shift must be at most {} pixels",
+                fer_core::cnn::MAX_TTA_SHIFT
+            );
+        }
+    }
+    Ok(tta)
 }
 
 /// Loads the checkpoint and the data, scores the split and prints the result.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let tta = tta_from_args(args.tta, args.tta_crops)?;
     let model = fer_core::cnn::load_checkpoint(&args.model)
         .with_context(|| format!("loading --model {}", args.model.display()))?;
     let path = data::resolve_data_path(args.data.as_deref());
@@ -67,7 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if faces.is_empty() {
         anyhow::bail!("{}: no faces in the {split} split", path.display());
     }
-    let proba = model.predict_proba_tta(&faces, args.tta)?;
+    let proba = model.predict_proba_tta(&faces, tta)?;
     let evaluation = Evaluation::new(faces.labels(), proba.view())?;
     let report = Report {
         accuracy: evaluation.accuracy,
@@ -76,7 +108,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         macro_f1: evaluation.report.macro_avg().f1,
         model: model.name(),
         split: split.to_string(),
-        tta: args.tta,
+        tta: tta != Tta::None,
+        tta_mode: match tta {
+            Tta::None => "none",
+            Tta::Flip => "flip",
+            Tta::Crops { .. } => "crops",
+        },
+        tta_shift: match tta {
+            Tta::Crops { shift } => Some(shift),
+            _ => None,
+        },
     };
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -88,7 +129,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "{} on {split} ({} faces{}): accuracy {:.4}",
             report.model,
             report.n,
-            if args.tta { ", flip TTA" } else { "" },
+            match tta {
+                Tta::None => String::new(),
+                other => format!(", {} TTA", other.describe()),
+            },
             report.accuracy
         )?;
         writeln!(out, "{}", evaluation.report)?;

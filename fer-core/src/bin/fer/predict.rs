@@ -31,6 +31,10 @@ pub struct Args {
     /// Test-time augmentation: average each face's probabilities with its mirror image's.
     #[arg(long)]
     tta: bool,
+    /// Crop test-time augmentation: average over the face shifted by PIXELS (default 2) towards
+    /// each diagonal and unshifted, each with its mirror image (10 views; includes the flip).
+    #[arg(long, value_name = "PIXELS", num_args = 0..=1)]
+    tta_crops: Option<Option<usize>>,
     /// Print one JSON list `[{"file": ..., "top": [{"emotion": ..., "probability": ...}]}]`.
     #[arg(long)]
     json: bool,
@@ -51,9 +55,10 @@ struct Ranked {
 
 /// Loads the checkpoint, classifies every image and prints the result.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let tta = crate::evaluate::tta_from_args(args.tta, args.tta_crops)?;
     let model = fer_core::cnn::load_checkpoint(&args.model)
         .with_context(|| format!("loading --model {}", args.model.display()))?;
-    let probabilities = model.predict_image_files(&args.images, args.tta)?;
+    let probabilities = model.predict_image_files(&args.images, tta)?;
     let predictions: Vec<Prediction> = args
         .images
         .iter()
