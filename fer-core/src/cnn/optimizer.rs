@@ -14,6 +14,13 @@
 //! biases, batch-norm scales and shifts; not the running statistics). Each parameter's update
 //! is split into chunks updated in parallel with rayon; every element's arithmetic is the same
 //! whichever thread runs it, so results do not depend on the thread count.
+//!
+//! Speed, measured on the seed model (4.5M parameters, 2 cores shared with other work, release
+//! build, `adam_update_time_on_the_seed_model`): dfdx's AdamW 3.3 ms per update, this one
+//! 6.2-6.7 ms, on one thread or two. The update is memory-bound, and dfdx lets a tensor's data
+//! be read and written only by copy (`copy_into`/`copy_from`), so each parameter crosses memory
+//! twice more than in dfdx's kernel and the threads do not make up for it. Both are about 0.2%
+//! of the seed's 2.7 s training step, so what this module buys is the saved state, not speed.
 
 use std::collections::HashMap;
 use std::path::Path;

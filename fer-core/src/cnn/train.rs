@@ -8,7 +8,10 @@
 //! from (seed, epoch, step) alone (the epoch's order, the batch's augmentation, and dropout,
 //! which draws from a device seeded per step), and the `last/` checkpoint holds the weights,
 //! the optimiser's moments, the history and the position inside the epoch. A resumed run ends
-//! with the same weights and metrics as an uninterrupted one (a test checks it).
+//! with the same weights and metrics as an uninterrupted one: bit for bit on one rayon thread
+//! (a test checks it); on several, the convolutions' weight gradients are summed in an order
+//! that follows thread scheduling, so any two runs of the same seed, interrupted or not, differ
+//! in the last bits after a few steps.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

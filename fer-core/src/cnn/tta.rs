@@ -14,7 +14,7 @@ pub const MAX_TTA_SHIFT: usize = 8;
 
 /// The shift `fer evaluate --tta-crops` and `fer predict --tta-crops` use when given none,
 /// chosen on PublicTest with the shipped model (data/models/fer-cnn/README.md).
-pub const DEFAULT_TTA_SHIFT: usize = 2;
+pub const DEFAULT_TTA_SHIFT: usize = 3;
 
 /// Which views of each face are classified and averaged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -87,7 +87,7 @@ impl Tta {
         }
     }
 
-    /// A short description for reports: "none", "flip", "crops (shift 2, 10 views)".
+    /// A short description for reports: "none", "flip", "crops (shift 3, 10 views)".
     pub fn describe(self) -> String {
         match self {
             Tta::None => "none".into(),
