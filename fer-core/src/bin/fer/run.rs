@@ -173,6 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 &cnn_config,
                 Some(cnn_dir.clone()),
                 false,
+                false,
             )
             .context("training the CNN")?;
             (outcome.best, outcome.history, seconds, cnn_dir)

@@ -465,8 +465,14 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
         None => fer.train.clone(),
     };
     let (public, private) = validation_and_test(&fer, &path)?;
-    let (outcome, train_seconds) =
-        train_cnn(&train, &public, &config, args.out.clone(), args.resume)?;
+    let (outcome, train_seconds) = train_cnn(
+        &train,
+        &public,
+        &config,
+        args.out.clone(),
+        args.resume,
+        true,
+    )?;
     let model = &outcome.best;
     let score = |set: &fer_core::Dataset| -> anyhow::Result<Evaluation> {
         Ok(Evaluation::new(
@@ -535,15 +541,17 @@ pub fn fit_baseline(
 
 /// Trains a CNN on `train`, choosing the best epoch on `validation`, with a progress bar
 /// (plain lines when stderr is not a terminal) and checkpoints in `out` if given; returns the
-/// outcome and the wall time in seconds. Ctrl-C stops the run after the current step and, with
-/// `out`, saves a resumable checkpoint first (the error then says where). Shared by
-/// `fer train cnn` and `fer run`.
+/// outcome and the wall time in seconds. With `catch_ctrl_c`, Ctrl-C stops the run after the
+/// current step and, with `out`, saves a resumable checkpoint first (the error then says where
+/// and to use --resume); without it, Ctrl-C ends the process as usual (`fer run`, which has no
+/// --resume). Shared by `fer train cnn` and `fer run`.
 pub fn train_cnn(
     train: &fer_core::Dataset,
     validation: &fer_core::Dataset,
     config: &fer_core::cnn::TrainConfig,
     out: Option<PathBuf>,
     resume: bool,
+    catch_ctrl_c: bool,
 ) -> anyhow::Result<(fer_core::cnn::TrainOutcome, f64)> {
     let started = Instant::now();
     let outcome = fer_core::cnn::train(
@@ -553,7 +561,7 @@ pub fn train_cnn(
         &fer_core::cnn::CheckpointOptions {
             dir: out,
             resume,
-            interrupt: interrupt_flag(),
+            interrupt: if catch_ctrl_c { interrupt_flag() } else { None },
         },
         fer_core::cnn::Progress::Auto,
     )?;
