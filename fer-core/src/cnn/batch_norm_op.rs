@@ -35,22 +35,104 @@ pub enum Activation {
 
 /// Sum and sum of squares of one plane in one pass, over eight independent f32 lanes
 /// (vectorisable; the lanes also keep the rounding error of a 2,304-value plane small), returned
-/// as f64 for accumulation across planes.
-fn plane_moments(plane: &[f32]) -> (f64, f64) {
+/// as f64 for accumulation across planes. With `RELU`, of `max(0, x)` instead of `x`, so a ReLU
+/// before the norm needs no pass of its own.
+fn plane_moments<const RELU: bool>(plane: &[f32]) -> (f64, f64) {
+    let pre = |v: f32| if RELU { v.max(0.0) } else { v };
     let (mut sums, mut squares) = ([0.0f32; 8], [0.0f32; 8]);
     let mut chunks = plane.chunks_exact(8);
     for chunk in &mut chunks {
         for (lane, &v) in chunk.iter().enumerate() {
+            let v = pre(v);
             sums[lane] += v;
             squares[lane] += v * v;
         }
     }
     let tail = chunks.remainder();
-    let sum = tail.iter().map(|&v| f64::from(v)).sum::<f64>()
+    let sum = tail.iter().map(|&v| f64::from(pre(v))).sum::<f64>()
         + sums.iter().map(|&l| f64::from(l)).sum::<f64>();
-    let square = tail.iter().map(|&v| f64::from(v * v)).sum::<f64>()
+    let square = tail
+        .iter()
+        .map(|&v| f64::from(pre(v) * pre(v)))
+        .sum::<f64>()
         + squares.iter().map(|&l| f64::from(l)).sum::<f64>();
     (sum, square)
+}
+
+/// Per-channel batch statistics of `[N, C, plane]` data, in parallel over channels: the mean,
+/// the biased variance (what normalises) and `1 / sqrt(variance + epsilon)`. Sums run in f64
+/// across planes. With `relu`, the statistics of `max(0, x)`.
+pub(crate) struct BatchStats {
+    pub(crate) mean: Vec<f32>,
+    pub(crate) variance: Vec<f32>,
+    pub(crate) inv_std: Vec<f32>,
+}
+
+pub(crate) fn batch_stats(
+    x: &[f32],
+    channels: usize,
+    plane: usize,
+    epsilon: f64,
+    relu: bool,
+) -> BatchStats {
+    let count = x.len() / channels;
+    let moments: Vec<(f32, f32)> = (0..channels)
+        .into_par_iter()
+        .map(|c| {
+            let (mut sum, mut squares) = (0.0f64, 0.0f64);
+            for p in x.chunks_exact(plane).skip(c).step_by(channels) {
+                let (s, q) = if relu {
+                    plane_moments::<true>(p)
+                } else {
+                    plane_moments::<false>(p)
+                };
+                sum += s;
+                squares += q;
+            }
+            let mean = sum / count as f64;
+            let variance = (squares / count as f64 - mean * mean).max(0.0);
+            (mean as f32, variance as f32)
+        })
+        .collect();
+    let mean: Vec<f32> = moments.iter().map(|m| m.0).collect();
+    let variance: Vec<f32> = moments.iter().map(|m| m.1).collect();
+    let inv_std = variance
+        .iter()
+        .map(|&v| 1.0 / (f64::from(v) + epsilon).sqrt() as f32)
+        .collect();
+    BatchStats {
+        mean,
+        variance,
+        inv_std,
+    }
+}
+
+/// Moves `norm`'s running statistics towards the batch's as dfdx does: `running = (1 -
+/// momentum) * running + momentum * batch`, with the unbiased variance (`count / (count - 1)`,
+/// `count` values per channel).
+pub(crate) fn update_running_stats<const C: usize>(
+    norm: &mut BatchNorm2D<C, f32, Cpu>,
+    stats: &BatchStats,
+    count: usize,
+) {
+    let momentum = norm.momentum as f32;
+    let unbiased = count as f32 / (count - 1) as f32;
+    let running_mean: Vec<f32> = norm
+        .running_mean
+        .as_vec()
+        .iter()
+        .zip(&stats.mean)
+        .map(|(&r, &m)| (1.0 - momentum) * r + momentum * m)
+        .collect();
+    let running_var: Vec<f32> = norm
+        .running_var
+        .as_vec()
+        .iter()
+        .zip(&stats.variance)
+        .map(|(&r, &v)| (1.0 - momentum) * r + momentum * unbiased * v)
+        .collect();
+    norm.running_mean.copy_from(&running_mean);
+    norm.running_var.copy_from(&running_var);
 }
 
 /// `y = act(a[c] * x + b[c])` for every plane of `x` (`[N, C, plane]`), in parallel.
@@ -76,7 +158,7 @@ fn affine(x: &[f32], plane: usize, a: &[f32], b: &[f32], activation: Activation)
     y
 }
 
-fn check_batch(count: usize) -> Result<()> {
+pub(crate) fn check_batch(count: usize) -> Result<()> {
     if count < 2 {
         return Err(FerError::ShapeMismatch(format!(
             "batch norm in training mode needs at least two values per channel, got {count}"
@@ -101,47 +183,15 @@ pub fn batch_norm2d_train<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32, C
     let mut x_data = vec![0.0f32; x.shape().num_elements()];
     x.copy_into(&mut x_data);
 
-    // [C] batch mean and biased variance: one pass over each channel's planes (`[N, C, plane]`
-    // layout), sums in f64 across planes.
-    let moments: Vec<(f32, f32)> = (0..C)
-        .into_par_iter()
-        .map(|c| {
-            let (mut sum, mut squares) = (0.0f64, 0.0f64);
-            for p in x_data.chunks_exact(plane).skip(c).step_by(C) {
-                let (s, q) = plane_moments(p);
-                sum += s;
-                squares += q;
-            }
-            let mean = sum / count as f64;
-            let variance = (squares / count as f64 - mean * mean).max(0.0);
-            (mean as f32, variance as f32)
-        })
-        .collect();
-    let mean: Vec<f32> = moments.iter().map(|m| m.0).collect();
-    let variance: Vec<f32> = moments.iter().map(|m| m.1).collect();
-    let inv_std: Vec<f32> = variance
-        .iter()
-        .map(|&v| 1.0 / (f64::from(v) + norm.epsilon).sqrt() as f32)
-        .collect();
-
-    let momentum = norm.momentum as f32;
-    let unbiased = count as f32 / (count - 1) as f32;
-    let running_mean: Vec<f32> = norm
-        .running_mean
-        .as_vec()
-        .iter()
-        .zip(&mean)
-        .map(|(&r, &m)| (1.0 - momentum) * r + momentum * m)
-        .collect();
-    let running_var: Vec<f32> = norm
-        .running_var
-        .as_vec()
-        .iter()
-        .zip(&variance)
-        .map(|(&r, &v)| (1.0 - momentum) * r + momentum * unbiased * v)
-        .collect();
-    norm.running_mean.copy_from(&running_mean);
-    norm.running_var.copy_from(&running_var);
+    let BatchStats {
+        mean,
+        variance: _,
+        inv_std,
+    } = {
+        let stats = batch_stats(&x_data, C, plane, norm.epsilon, false);
+        update_running_stats(norm, &stats, count);
+        stats
+    };
 
     let gamma = norm.scale.as_vec();
     let beta = norm.bias.as_vec();

@@ -24,6 +24,7 @@ use dfdx::tensor::{Cpu, NoneTape, OwnedTape, Storage, Tensor};
 use dfdx::tensor_ops::Device;
 
 use super::batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
+use super::block_tail_op::{norm_pool_dropout_train, ReluPlacement};
 use super::conv_layer::Conv2d;
 use super::pool_op::{global_avg_pool2d, max_pool2d};
 use super::seed_model::{SeedInput, SeedLogits};
@@ -117,9 +118,8 @@ impl<const I: usize, const O: usize> VggBlock<I, O> {
         let y = self.conv1.try_conv(x)?; // [N, O, H, W]
         let y = batch_norm2d_train(y, &mut self.norm1, Activation::Relu)?;
         let y = self.conv2.try_conv(y)?; // [N, O, H, W]
-        let y = batch_norm2d_train(y, &mut self.norm2, Activation::Relu)?;
-        let y = max_pool2d(y, 2, 2)?; // [N, O, H/2, W/2]
-        Ok(Dropout { p: BLOCK_DROPOUT }.try_forward_mut(y)?)
+                                         // Batch norm, ReLU, pooling and dropout in one op: [N, O, H/2, W/2].
+        norm_pool_dropout_train(y, &mut self.norm2, ReluPlacement::AfterNorm, BLOCK_DROPOUT)
     }
 
     fn forward_eval<H: Dim, W: Dim>(

@@ -9,6 +9,7 @@
 pub mod allocator;
 pub mod batch_norm_op;
 pub mod bench;
+pub mod block_tail_op;
 pub mod conv_layer;
 pub mod conv_op;
 pub mod im2col;
@@ -19,6 +20,7 @@ pub mod seed_model;
 
 pub use allocator::retain_freed_memory;
 pub use batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
+pub use block_tail_op::{norm_pool_dropout_train, ReluPlacement};
 pub use conv_layer::Conv2d;
 pub use conv_op::{conv2d, ConvShape};
 pub use im2col::WindowGeometry;

@@ -28,7 +28,8 @@ use dfdx::shapes::{Const, Dim, Dtype};
 use dfdx::tensor::{Cpu, NoneTape, OwnedTape, Storage, Tensor};
 use dfdx::tensor_ops::{Device, ReshapeTo};
 
-use super::batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
+use super::batch_norm_op::{batch_norm2d_eval, Activation};
+use super::block_tail_op::{norm_pool_dropout_train, ReluPlacement};
 use super::conv_layer::Conv2d;
 use super::pool_op::max_pool2d;
 use crate::error::{FerError, Result};
@@ -171,10 +172,8 @@ impl<const I: usize, const O: usize, const K: usize, const P: usize> ConvBlock<I
         &mut self,
         x: Map<I, OwnedTape<f32, Cpu>>,
     ) -> Result<Map<O, OwnedTape<f32, Cpu>>> {
-        let y = self.conv.try_conv(x)?.try_relu()?;
-        let y = batch_norm2d_train(y, &mut self.norm, Activation::Identity)?;
-        let y = max_pool2d(y, 2, 2)?;
-        Ok(Dropout { p: SEED_DROPOUT }.try_forward_mut(y)?)
+        let y = self.conv.try_conv(x)?;
+        norm_pool_dropout_train(y, &mut self.norm, ReluPlacement::BeforeNorm, SEED_DROPOUT)
     }
 
     fn forward_eval(&self, x: Map<I, NoneTape>) -> Result<Map<O, NoneTape>> {
