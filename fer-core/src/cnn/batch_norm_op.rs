@@ -19,6 +19,7 @@ use dfdx::tensor_ops::ReshapeTo;
 use rayon::prelude::*;
 
 use super::conv_op::{put_grad, take_grad};
+use super::scratch::Scratch;
 use crate::error::{FerError, Result};
 
 /// Feature maps with `C` channels and any batch, height and width types.
@@ -180,7 +181,7 @@ pub fn batch_norm2d_train<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32, C
     let count = shape.0.size() * plane;
     check_batch(count)?;
     let (x, mut tape) = x.try_contiguous()?.split_tape();
-    let mut x_data = vec![0.0f32; x.shape().num_elements()];
+    let mut x_data = Scratch::take(x.shape().num_elements());
     x.copy_into(&mut x_data);
 
     let BatchStats {
@@ -275,7 +276,7 @@ pub fn batch_norm2d_eval<B: Dim, const C: usize, H: Dim, W: Dim>(
     let shape = *x.shape();
     let plane = shape.2.size() * shape.3.size();
     let x = x.try_contiguous()?;
-    let mut x_data = vec![0.0f32; x.shape().num_elements()];
+    let mut x_data = Scratch::take(x.shape().num_elements());
     x.copy_into(&mut x_data);
     let (gamma, beta) = (norm.scale.as_vec(), norm.bias.as_vec());
     let (mean, variance) = (norm.running_mean.as_vec(), norm.running_var.as_vec());

@@ -27,6 +27,7 @@ use rayon::prelude::*;
 
 use super::batch_norm_op::{batch_stats, check_batch, update_running_stats, ChannelMaps};
 use super::conv_op::{put_grad, take_grad};
+use super::scratch::Scratch;
 use crate::error::{FerError, Result};
 
 /// Where the ReLU sits relative to batch norm.
@@ -186,7 +187,7 @@ fn norm_pool_dropout_seeded<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32,
     let after = relu == ReluPlacement::AfterNorm;
 
     let (x, mut tape) = x.try_contiguous()?.split_tape();
-    let mut x_data = vec![0.0f32; count * C];
+    let mut x_data = Scratch::take(count * C);
     x.copy_into(&mut x_data);
     let stats = batch_stats(&x_data, C, plane, norm.epsilon, before);
     update_running_stats(norm, &stats, count);
@@ -227,7 +228,7 @@ fn norm_pool_dropout_seeded<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32,
         let grad_out = take_grad!(grads, &out_ghost);
         // Per plane: the gradient reaching BN's output at each pooled position (zero where
         // dropout or the ReLU after the norm stopped it), and its sum and its sum times x_hat.
-        let mut dz = vec![0.0f32; grad_out.len()];
+        let mut dz = Scratch::take(grad_out.len());
         let mut plane_sums = vec![(0.0f32, 0.0f32); images * C];
         dz.par_chunks_mut(plane_out)
             .zip(plane_sums.par_iter_mut())

@@ -16,6 +16,7 @@ pub mod im2col;
 pub mod matmul;
 pub mod pool_layer;
 pub mod pool_op;
+pub mod scratch;
 pub mod seed_model;
 
 pub use allocator::retain_freed_memory;
