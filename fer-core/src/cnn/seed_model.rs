@@ -31,6 +31,7 @@ use dfdx::tensor_ops::{Device, ReshapeTo};
 use super::batch_norm_op::{batch_norm2d_eval, Activation};
 use super::block_tail_op::{norm_pool_dropout_train, ReluPlacement};
 use super::conv_layer::Conv2d;
+use super::conv_op::ConvOptions;
 use super::pool_op::max_pool2d;
 use crate::error::{FerError, Result};
 
@@ -232,12 +233,18 @@ impl SeedModel {
     }
 
     /// Training forward pass: batch statistics (and running-statistics updates) in batch norm,
-    /// dropout active, gradients recorded on `x`'s tape.
+    /// dropout active, gradients recorded on `x`'s tape for the parameters (not for `x`: the
+    /// first convolution skips its input gradient).
     pub fn forward_train(
         &mut self,
         x: SeedInput<OwnedTape<f32, Cpu>>,
     ) -> Result<SeedLogits<OwnedTape<f32, Cpu>>> {
-        let x = self.stem.try_conv(x)?.try_relu()?; // [N, 32, 48, 48]
+        // ReLU fused into the convolution; the images need no gradient.
+        let stem = ConvOptions {
+            relu: true,
+            input_gradient: false,
+        };
+        let x = self.stem.try_conv_with(x, stem)?; // [N, 32, 48, 48]
         let x = self.blocks.0.forward_train(x)?; // [N, 64, 24, 24]
         let x = self.blocks.1.forward_train(x)?; // [N, 128, 12, 12]
         let x = self.blocks.2.forward_train(x)?; // [N, 512, 6, 6]
