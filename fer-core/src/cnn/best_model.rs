@@ -24,7 +24,7 @@ use dfdx::tensor::{Cpu, NoneTape, OwnedTape, Storage, Tensor};
 use dfdx::tensor_ops::Device;
 
 use super::batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
-use super::block_tail_op::{norm_pool_dropout_train, ReluPlacement};
+use super::block_tail_op::{conv_norm_pool_dropout_train, ReluPlacement};
 use super::conv_layer::Conv2d;
 use super::conv_op::ConvOptions;
 use super::pool_op::{global_avg_pool2d, max_pool2d};
@@ -124,9 +124,15 @@ impl<const I: usize, const O: usize> VggBlock<I, O> {
         };
         let y = self.conv1.try_conv_with(x, first)?; // [N, O, H, W]
         let y = batch_norm2d_train(y, &mut self.norm1, Activation::Relu)?;
-        let y = self.conv2.try_conv(y)?; // [N, O, H, W]
-                                         // Batch norm, ReLU, pooling and dropout in one op: [N, O, H/2, W/2].
-        norm_pool_dropout_train(y, &mut self.norm2, ReluPlacement::AfterNorm, BLOCK_DROPOUT)
+        // The second convolution, batch norm, ReLU, pooling and dropout in one op:
+        // [N, O, H/2, W/2].
+        conv_norm_pool_dropout_train(
+            y,
+            &self.conv2,
+            &mut self.norm2,
+            ReluPlacement::AfterNorm,
+            BLOCK_DROPOUT,
+        )
     }
 
     fn forward_eval<H: Dim, W: Dim>(

@@ -21,14 +21,32 @@
 
 use dfdx::nn::modules::BatchNorm2D;
 use dfdx::shapes::{Const, Dim, HasShape};
-use dfdx::tensor::{Cpu, PutTape, RandomU64, SplitTape, Tape, TensorFromVec};
+use dfdx::tensor::{Cpu, OwnedTape, PutTape, RandomU64, SplitTape, Tape, Tensor, TensorFromVec};
 use dfdx::tensor_ops::ReshapeTo;
 use rayon::prelude::*;
 
 use super::batch_norm_op::{batch_stats, check_batch, update_running_stats, ChannelMaps};
-use super::conv_op::{put_grad, take_grad};
+use super::conv_layer::Conv2d;
+use super::conv_op::{backward_planned, forward_planned, put_grad, take_grad, ConvShape};
+use super::im2col::WindowGeometry;
 use super::scratch::Scratch;
 use crate::error::{FerError, Result};
+
+/// Adds the per-channel sums of `dz * x_hat` and of `dz` to the gradients of the norm's scale
+/// and shift (a macro: dfdx's ghost tensor type cannot be named outside dfdx).
+macro_rules! add_norm_grads {
+    ($grads:expr, $scale:expr, $bias:expr, $sums:expr) => {{
+        let grad_scale = $grads.get_or_alloc_mut($scale)?;
+        for (g, s) in grad_scale.iter_mut().zip($sums) {
+            *g += s.1 as f32;
+        }
+        let grad_bias = $grads.get_or_alloc_mut($bias)?;
+        for (g, s) in grad_bias.iter_mut().zip($sums) {
+            *g += s.0 as f32;
+        }
+        Ok(())
+    }};
+}
 
 /// Where the ReLU sits relative to batch norm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +110,11 @@ struct Pooled {
 }
 
 impl Pooled {
+    /// Outputs per plane.
+    fn plane(&self) -> usize {
+        self.oh * self.ow
+    }
+
     /// Calls `f(o, at)` for every output `o` of a plane, `at` being the input it took by
     /// `arg[o]` (0..4 in row-major window order: bit 1 the row, bit 0 the column).
     fn for_each_output(&self, arg: &[u8], mut f: impl FnMut(usize, usize)) {
@@ -170,75 +193,165 @@ fn norm_pool_dropout_seeded<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32,
     dropout: f32,
     seed: u64,
 ) -> Result<ChannelMaps<B, C, usize, usize, T>> {
-    let mask = Dropout::new(dropout, seed)?;
     let (batch, _, h, w) = *x.shape();
-    let (height, width) = (h.size(), w.size());
-    if height < 2 || width < 2 {
-        return Err(FerError::ShapeMismatch(format!(
-            "2x2 max pooling needs maps of at least 2x2, got {height}x{width}"
-        )));
-    }
-    let plane = height * width;
-    let count = batch.size() * plane;
-    check_batch(count)?;
-    let (oh, ow) = (height / 2, width / 2);
-    let plane_out = oh * ow;
-    let before = relu == ReluPlacement::BeforeNorm;
-    let after = relu == ReluPlacement::AfterNorm;
-
+    let tail = Tail::new(batch.size(), C, h.size(), w.size(), relu, dropout, seed)?;
     let (x, mut tape) = x.try_contiguous()?.split_tape();
-    let mut x_data = Scratch::take(count * C);
+    let mut x_data = Scratch::take(tail.count * C);
     x.copy_into(&mut x_data);
-    let stats = batch_stats(&x_data, C, plane, norm.epsilon, before);
-    update_running_stats(norm, &stats, count);
-    let gamma = norm.scale.as_vec();
-    let beta = norm.bias.as_vec();
-    let a: Vec<f32> = gamma
-        .iter()
-        .zip(&stats.inv_std)
-        .map(|(g, s)| g * s)
-        .collect();
-    let b: Vec<f32> = (0..C).map(|c| beta[c] - a[c] * stats.mean[c]).collect();
-
-    let mut out = vec![0.0f32; batch.size() * C * plane_out];
-    // Which of the four inputs each output took (its gradient's destination).
-    let mut argmax = vec![0u8; out.len()];
-    let geometry = Pooled { width, oh, ow };
-    out.par_chunks_mut(plane_out)
-        .zip(argmax.par_chunks_mut(plane_out))
-        .zip(x_data.par_chunks(plane))
-        .enumerate()
-        .for_each(|(index, ((dst, arg), src))| {
-            let (a, b) = (a[index % C], b[index % C]);
-            let factors = |o: usize| mask.factor(index * plane_out + o);
-            if before {
-                pool_plane::<true>(src, dst, arg, a, b, &geometry, factors);
-            } else {
-                pool_plane::<false>(src, dst, arg, a, b, &geometry, factors);
-            }
-        });
-    let out_shape = (batch, Const::<C>, oh, ow);
+    let (out, state) = tail.forward(&x_data, norm);
+    let out_shape = (batch, Const::<C>, tail.pooled.oh, tail.pooled.ow);
     let out = x.device().try_tensor_from_vec(out, out_shape)?;
 
     let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
     let (scale_ghost, bias_ghost) = (norm.scale.ghost(), norm.bias.ghost());
-    let images = batch.size();
     drop(x);
     tape.add_backward_op(move |grads| {
         let grad_out = take_grad!(grads, &out_ghost);
+        let mut grad_x = take_grad!(grads, &x_ghost);
+        let sums = tail.backward(&state, &x_data, &grad_out, &mut grad_x, true);
+        put_grad!(grads, &x_ghost, grad_x);
+        put_grad!(grads, &out_ghost, grad_out);
+        add_norm_grads!(grads, &scale_ghost, &bias_ghost, &sums)
+    });
+    Ok(out.put_tape(tape))
+}
+
+/// The sizes and settings of one block tail, and its forward and backward kernels on plain
+/// slices (`[N, C, H, W]` input, `[N, C, H/2, W/2]` output), shared by the tail op and the
+/// convolution + tail op.
+#[derive(Debug, Clone, Copy)]
+struct Tail {
+    channels: usize,
+    plane: usize,
+    /// Values per channel, `N * H * W`.
+    count: usize,
+    pooled: Pooled,
+    before: bool,
+    mask: Dropout,
+}
+
+/// What the forward pass leaves for the backward pass.
+struct TailState {
+    mean: Vec<f32>,
+    inv_std: Vec<f32>,
+    gamma: Vec<f32>,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    /// Which of its four inputs each output took (its gradient's destination).
+    argmax: Vec<u8>,
+}
+
+impl Tail {
+    /// Checks the sizes and the dropout probability.
+    fn new(
+        batch: usize,
+        channels: usize,
+        height: usize,
+        width: usize,
+        relu: ReluPlacement,
+        dropout: f32,
+        seed: u64,
+    ) -> Result<Self> {
+        let mask = Dropout::new(dropout, seed)?;
+        if height < 2 || width < 2 {
+            return Err(FerError::ShapeMismatch(format!(
+                "2x2 max pooling needs maps of at least 2x2, got {height}x{width}"
+            )));
+        }
+        let count = batch * height * width;
+        check_batch(count)?;
+        Ok(Self {
+            channels,
+            plane: height * width,
+            count,
+            pooled: Pooled {
+                width,
+                oh: height / 2,
+                ow: width / 2,
+            },
+            before: relu == ReluPlacement::BeforeNorm,
+            mask,
+        })
+    }
+
+    /// Batch statistics (updating `norm`'s running ones), then the pooled, dropped-out output.
+    fn forward<const C: usize>(
+        &self,
+        x: &[f32],
+        norm: &mut BatchNorm2D<C, f32, Cpu>,
+    ) -> (Vec<f32>, TailState) {
+        let (plane, plane_out, before, mask) =
+            (self.plane, self.pooled.plane(), self.before, self.mask);
+        let stats = batch_stats(x, C, plane, norm.epsilon, before);
+        update_running_stats(norm, &stats, self.count);
+        let gamma = norm.scale.as_vec();
+        let beta = norm.bias.as_vec();
+        let a: Vec<f32> = gamma
+            .iter()
+            .zip(&stats.inv_std)
+            .map(|(g, s)| g * s)
+            .collect();
+        let b: Vec<f32> = (0..C).map(|c| beta[c] - a[c] * stats.mean[c]).collect();
+        let mut out = vec![0.0f32; x.len() / plane * plane_out];
+        let mut argmax = vec![0u8; out.len()];
+        out.par_chunks_mut(plane_out)
+            .zip(argmax.par_chunks_mut(plane_out))
+            .zip(x.par_chunks(plane))
+            .enumerate()
+            .for_each(|(index, ((dst, arg), src))| {
+                let (a, b) = (a[index % C], b[index % C]);
+                let factors = |o: usize| mask.factor(index * plane_out + o);
+                if before {
+                    pool_plane::<true>(src, dst, arg, a, b, &self.pooled, factors);
+                } else {
+                    pool_plane::<false>(src, dst, arg, a, b, &self.pooled, factors);
+                }
+            });
+        let state = TailState {
+            mean: stats.mean,
+            inv_std: stats.inv_std,
+            gamma,
+            a,
+            b,
+            argmax,
+        };
+        (out, state)
+    }
+
+    /// The input gradient from the output gradient `grad_out`: added to `grad_x` when
+    /// `accumulate`, written over it (every element) otherwise. Returns the per-channel sums
+    /// of `dz` and `dz * x_hat` (the shift's and scale's gradients).
+    fn backward(
+        &self,
+        state: &TailState,
+        x: &[f32],
+        grad_out: &[f32],
+        grad_x: &mut [f32],
+        accumulate: bool,
+    ) -> Vec<(f64, f64)> {
+        let (channels, plane, plane_out) = (self.channels, self.plane, self.pooled.plane());
+        let (before, after, mask, geometry) = (self.before, !self.before, self.mask, &self.pooled);
+        let TailState {
+            mean,
+            inv_std,
+            gamma,
+            a,
+            b,
+            argmax,
+        } = state;
         // Per plane: the gradient reaching BN's output at each pooled position (zero where
         // dropout or the ReLU after the norm stopped it), and its sum and its sum times x_hat.
         let mut dz = Scratch::take(grad_out.len());
-        let mut plane_sums = vec![(0.0f32, 0.0f32); images * C];
+        let mut plane_sums = vec![(0.0f32, 0.0f32); grad_out.len() / plane_out];
         dz.par_chunks_mut(plane_out)
             .zip(plane_sums.par_iter_mut())
             .zip(grad_out.par_chunks(plane_out))
             .zip(argmax.par_chunks(plane_out))
-            .zip(x_data.par_chunks(plane))
+            .zip(x.par_chunks(plane))
             .enumerate()
             .for_each(|(index, ((((dz, sums), dy), arg), src))| {
-                let c = index % C;
-                let (a, b, mean, inv_std) = (a[c], b[c], stats.mean[c], stats.inv_std[c]);
+                let c = index % channels;
+                let (a, b, mean, inv_std) = (a[c], b[c], mean[c], inv_std[c]);
                 let mut lanes = [0.0f32; 2];
                 geometry.for_each_output(arg, |o, at| {
                     let v = if before { src[at].max(0.0) } else { src[at] };
@@ -255,23 +368,22 @@ fn norm_pool_dropout_seeded<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32,
                 *sums = (lanes[0], lanes[1]);
             });
         // [C] totals over the batch, in f64.
-        let mut sums = vec![(0.0f64, 0.0f64); C];
+        let mut sums = vec![(0.0f64, 0.0f64); channels];
         for (index, &(s, q)) in plane_sums.iter().enumerate() {
-            sums[index % C].0 += f64::from(s);
-            sums[index % C].1 += f64::from(q);
+            sums[index % channels].0 += f64::from(s);
+            sums[index % channels].1 += f64::from(q);
         }
-        let mut grad_x = take_grad!(grads, &x_ghost);
-        let n = count as f32;
+        let n = self.count as f32;
         grad_x
             .par_chunks_mut(plane)
-            .zip(x_data.par_chunks(plane))
+            .zip(x.par_chunks(plane))
             .zip(dz.par_chunks(plane_out))
             .zip(argmax.par_chunks(plane_out))
             .enumerate()
             .for_each(|(index, (((dst, src), dz), arg))| {
-                let c = index % C;
+                let c = index % channels;
                 let (sum_dz, sum_dz_xhat) = (sums[c].0 as f32, sums[c].1 as f32);
-                let (mean, inv_std) = (stats.mean[c], stats.inv_std[c]);
+                let (mean, inv_std) = (mean[c], inv_std[c]);
                 let k = gamma[c] * inv_std / n;
                 // Every input gets the statistics' share, -k * (sum_dz + x_hat * sum_dz_xhat),
                 // written as c0 + c1 * x; the ReLU before the norm passes it only where its
@@ -279,9 +391,16 @@ fn norm_pool_dropout_seeded<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32,
                 // vectorises: the sign of x is a coin flip to the branch predictor.
                 let c1 = -k * inv_std * sum_dz_xhat;
                 let c0 = -k * sum_dz - c1 * mean;
-                for (d, &v) in dst.iter_mut().zip(src) {
-                    let open = if before && v <= 0.0 { 0.0 } else { 1.0 };
-                    *d += open * (c0 + c1 * v);
+                if accumulate {
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        let open = if before && v <= 0.0 { 0.0 } else { 1.0 };
+                        *d += open * (c0 + c1 * v);
+                    }
+                } else {
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        let open = if before && v <= 0.0 { 0.0 } else { 1.0 };
+                        *d = open * (c0 + c1 * v);
+                    }
                 }
                 // The pooled inputs also get their own gradient.
                 geometry.for_each_output(arg, |o, at| {
@@ -290,17 +409,100 @@ fn norm_pool_dropout_seeded<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32,
                     }
                 });
             });
-        put_grad!(grads, &x_ghost, grad_x);
+        sums
+    }
+}
+
+/// A batch of feature maps recording onto a training tape.
+pub type TracedMaps<B, C, H, W> = Tensor<(B, C, H, W), f32, Cpu, OwnedTape<f32, Cpu>>;
+
+/// Convolution (stride `S`, padding `P`, no activation) followed by the block tail of
+/// [`norm_pool_dropout_train`], as one dfdx operation. The convolution's output never becomes
+/// a dfdx tensor: the tail reads it where the convolution wrote it, and its gradient goes
+/// straight into the convolution's backward pass, which saves a full-size copy, a zero-filled
+/// gradient buffer and a read-modify-write pass per block. `backward()` fills the gradients of
+/// `x`, the convolution's weight and bias and the norm's scale and shift.
+///
+/// Errors as [`conv2d`](super::conv2d) and [`norm_pool_dropout_train`] do.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_norm_pool_dropout_train<
+    B: Dim,
+    Ch: Dim,
+    H: Dim,
+    W: Dim,
+    const I: usize,
+    const O: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+>(
+    x: TracedMaps<B, Ch, H, W>,
+    conv: &Conv2d<I, O, K, S, P>,
+    norm: &mut BatchNorm2D<O, f32, Cpu>,
+    relu: ReluPlacement,
+    dropout: f32,
+) -> Result<ChannelMaps<B, O, usize, usize, OwnedTape<f32, Cpu>>> {
+    let (batch, channels, h, w) = *x.shape();
+    if channels.size() != I {
+        return Err(FerError::ShapeMismatch(format!(
+            "conv2d: input has {} channels but the weight expects {I}",
+            channels.size()
+        )));
+    }
+    let geometry = WindowGeometry::new(I, h.size(), w.size(), K, S, P)?;
+    let shape = ConvShape {
+        batch: batch.size(),
+        out_channels: O,
+        geometry,
+    };
+    let seed = x.device().random_u64();
+    let (oh, ow) = (geometry.out_height, geometry.out_width);
+    let tail = Tail::new(batch.size(), O, oh, ow, relu, dropout, seed)?;
+
+    let (x, mut tape) = x.try_contiguous()?.split_tape();
+    let mut x_data = Scratch::take(batch.size() * geometry.image_len());
+    x.copy_into(&mut x_data);
+    let w_data = Scratch::copy_of(&conv.weight.as_vec());
+    let b_data = conv.bias.as_vec();
+    let conv_out = forward_planned(
+        &x_data,
+        &w_data,
+        &b_data,
+        &shape,
+        shape.forward_plan(),
+        false,
+    );
+    let (out, state) = tail.forward(&conv_out, norm);
+    let out_shape = (batch, Const::<O>, tail.pooled.oh, tail.pooled.ow);
+    let out = x.device().try_tensor_from_vec(out, out_shape)?;
+
+    let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
+    let (w_ghost, b_ghost) = (conv.weight.ghost(), conv.bias.ghost());
+    let (scale_ghost, bias_ghost) = (norm.scale.ghost(), norm.bias.ghost());
+    drop(x);
+    tape.add_backward_op(move |grads| {
+        let grad_out = take_grad!(grads, &out_ghost);
+        let mut grad_conv = Scratch::take(conv_out.len());
+        let sums = tail.backward(&state, &conv_out, &grad_out, &mut grad_conv, false);
+        drop(conv_out);
         put_grad!(grads, &out_ghost, grad_out);
-        let grad_scale = grads.get_or_alloc_mut(&scale_ghost)?;
-        for (g, s) in grad_scale.iter_mut().zip(&sums) {
-            *g += s.1 as f32;
-        }
-        let grad_bias = grads.get_or_alloc_mut(&bias_ghost)?;
-        for (g, s) in grad_bias.iter_mut().zip(&sums) {
-            *g += s.0 as f32;
-        }
-        Ok(())
+        let mut grad_x = take_grad!(grads, &x_ghost);
+        let mut grad_w = take_grad!(grads, &w_ghost);
+        let mut grad_b = take_grad!(grads, &b_ghost);
+        backward_planned(
+            &x_data,
+            &w_data,
+            &grad_conv,
+            &shape,
+            Some(&mut grad_x[..]),
+            &mut grad_w,
+            &mut grad_b,
+            shape.plan(),
+        );
+        put_grad!(grads, &x_ghost, grad_x);
+        put_grad!(grads, &w_ghost, grad_w);
+        put_grad!(grads, &b_ghost, grad_b);
+        add_norm_grads!(grads, &scale_ghost, &bias_ghost, &sums)
     });
     Ok(out.put_tape(tape))
 }
@@ -311,7 +513,7 @@ mod tests {
     use crate::cnn::{batch_norm2d_train, max_pool2d, Activation};
     use dfdx::nn::DeviceBuildExt;
     use dfdx::prelude::{Backward, SampleTensor, SumTo, Trace};
-    use dfdx::tensor::Tensor;
+    use dfdx::tensor::TensorFromVec;
 
     type Maps = Tensor<(usize, Const<3>, usize, usize), f32, Cpu>;
 
@@ -390,6 +592,74 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// The convolution + tail op against `conv2d` then the tail op, on devices with the same
+    /// seed (so the same dropout mask): outputs, running statistics and the gradients of the
+    /// input, the filters, the conv bias and the norm's scale and shift agree to 1e-4, for both
+    /// ReLU placements, on odd-sized maps (7x5).
+    #[test]
+    fn conv_then_tail_matches_the_two_ops() {
+        let build = Cpu::seed_from_u64(21);
+        let conv: Conv2d<3, 4, 3, 1, 1> = dfdx::nn::BuildModule::build(&build);
+        for relu in [ReluPlacement::BeforeNorm, ReluPlacement::AfterNorm] {
+            let mut ours: BatchNorm2D<4, f32, Cpu> =
+                build.build_module::<dfdx::nn::builders::BatchNorm2D<4>, f32>();
+            ours.scale = build.sample_normal();
+            ours.bias = build.sample_normal();
+            let mut theirs = ours.clone();
+            let x: Tensor<(usize, Const<3>, usize, usize), f32, Cpu> =
+                build.sample_normal_like(&(3, Const, 7, 5));
+            let weights: Tensor<(usize, Const<4>, usize, usize), f32, Cpu> =
+                build.sample_normal_like(&(3, Const, 3, 2));
+
+            let dev = Cpu::seed_from_u64(5);
+            let x_ours = dev.tensor_from_vec(x.as_vec(), *x.shape());
+            let y = conv_norm_pool_dropout_train(x_ours.leaky_trace(), &conv, &mut ours, relu, 0.3)
+                .unwrap();
+            let y_ours = y.as_vec();
+            let g_ours = (y * weights.clone()).sum().backward();
+
+            let dev = Cpu::seed_from_u64(5);
+            let x_theirs = dev.tensor_from_vec(x.as_vec(), *x.shape());
+            let y = conv.try_conv(x_theirs.leaky_trace()).unwrap();
+            let y = norm_pool_dropout_train(y, &mut theirs, relu, 0.3).unwrap();
+            let y_theirs = y.as_vec();
+            let g_theirs = (y * weights.clone()).sum().backward();
+
+            assert!(max_difference(&y_ours, &y_theirs) < 1e-4, "{relu:?}");
+            assert!(y_ours.contains(&0.0), "{relu:?}: no dropout seen");
+            let pairs: [(Vec<f32>, Vec<f32>); 7] = [
+                (ours.running_mean.as_vec(), theirs.running_mean.as_vec()),
+                (ours.running_var.as_vec(), theirs.running_var.as_vec()),
+                (
+                    g_ours.get(&x_ours).as_vec(),
+                    g_theirs.get(&x_theirs).as_vec(),
+                ),
+                (
+                    g_ours.get(&conv.weight).as_vec(),
+                    g_theirs.get(&conv.weight).as_vec(),
+                ),
+                (
+                    g_ours.get(&conv.bias).as_vec(),
+                    g_theirs.get(&conv.bias).as_vec(),
+                ),
+                (
+                    g_ours.get(&ours.scale).as_vec(),
+                    g_theirs.get(&theirs.scale).as_vec(),
+                ),
+                (
+                    g_ours.get(&ours.bias).as_vec(),
+                    g_theirs.get(&theirs.bias).as_vec(),
+                ),
+            ];
+            for (i, (a, b)) in pairs.iter().enumerate() {
+                assert!(
+                    max_difference(a, b) < 1e-4,
+                    "{relu:?} pair {i}: {a:?} vs {b:?}"
+                );
             }
         }
     }

@@ -49,7 +49,7 @@ const PARALLEL_MAX_WEIGHT_BYTES: usize = 1 << 20;
 
 /// How a layer's batch is split into GEMM tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Plan {
+pub(crate) struct Plan {
     /// Images per task.
     chunk: usize,
     /// Tasks run in parallel (single-threaded GEMMs) rather than in turn (parallel GEMMs).
@@ -89,12 +89,12 @@ impl ConvShape {
     }
 
     /// Chooses the task split; see [`PARALLEL_MAX_WEIGHT_BYTES`].
-    fn plan(&self) -> Plan {
+    pub(crate) fn plan(&self) -> Plan {
         self.plan_with(SERIAL_CHUNK_BYTES)
     }
 
     /// The forward pass's plan: as [`Self::plan`] but with [`SERIAL_FORWARD_CHUNK_BYTES`].
-    fn forward_plan(&self) -> Plan {
+    pub(crate) fn forward_plan(&self) -> Plan {
         self.plan_with(SERIAL_FORWARD_CHUNK_BYTES)
     }
 
@@ -143,7 +143,7 @@ fn gemm_threads(plan: Plan) -> usize {
 /// [`conv2d_forward`] with an explicit plan. In parallel plans no thread ever waits for
 /// another mid-layer, which matters on a machine shared with other processes.
 /// With `relu`, the output is `max(0, .)` (applied as each task writes its images).
-fn forward_planned(
+pub(crate) fn forward_planned(
     input: &[f32],
     weight: &[f32],
     bias: &[f32],
@@ -253,7 +253,7 @@ type BackwardChunk<'a> = (Option<&'a mut [f32]>, &'a [f32]);
 /// of the backward FLOPs and the col2im pass) is skipped. Each thread sums its tasks' weight and
 /// bias gradients into its own accumulator, and the accumulators are added at the end.
 #[allow(clippy::too_many_arguments)]
-fn backward_planned(
+pub(crate) fn backward_planned(
     input: &[f32],
     weight: &[f32],
     grad_output: &[f32],

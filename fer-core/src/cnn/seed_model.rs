@@ -29,7 +29,7 @@ use dfdx::tensor::{Cpu, NoneTape, OwnedTape, Storage, Tensor};
 use dfdx::tensor_ops::{Device, ReshapeTo};
 
 use super::batch_norm_op::{batch_norm2d_eval, Activation};
-use super::block_tail_op::{norm_pool_dropout_train, ReluPlacement};
+use super::block_tail_op::{conv_norm_pool_dropout_train, ReluPlacement};
 use super::conv_layer::Conv2d;
 use super::conv_op::ConvOptions;
 use super::pool_op::max_pool2d;
@@ -173,8 +173,13 @@ impl<const I: usize, const O: usize, const K: usize, const P: usize> ConvBlock<I
         &mut self,
         x: Map<I, OwnedTape<f32, Cpu>>,
     ) -> Result<Map<O, OwnedTape<f32, Cpu>>> {
-        let y = self.conv.try_conv(x)?;
-        norm_pool_dropout_train(y, &mut self.norm, ReluPlacement::BeforeNorm, SEED_DROPOUT)
+        conv_norm_pool_dropout_train(
+            x,
+            &self.conv,
+            &mut self.norm,
+            ReluPlacement::BeforeNorm,
+            SEED_DROPOUT,
+        )
     }
 
     fn forward_eval(&self, x: Map<I, NoneTape>) -> Result<Map<O, NoneTape>> {
