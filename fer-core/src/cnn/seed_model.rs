@@ -1,5 +1,8 @@
 //! The seed's CNN (the Keras model in `shared/peers/keras_seed.py`), built from this crate's
-//! convolution and pooling layers and dfdx's batch norm, dropout and linear layers.
+//! convolution and pooling layers and dfdx's batch norm, dropout and linear layers. In training
+//! each pooled block runs as one fused op,
+//! [`conv_norm_pool_dropout_train`](super::conv_norm_pool_dropout_train), and the stem's ReLU is
+//! fused into its convolution; the eval pass uses the separate ops.
 //!
 //! ```text
 //! input                                   [N, 1, 48, 48]
