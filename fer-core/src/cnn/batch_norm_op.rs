@@ -217,74 +217,16 @@ pub fn batch_norm2d_train<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32, C
     let (x, mut tape) = x.try_contiguous()?.split_tape();
     let mut x_data = Scratch::take(x.shape().num_elements());
     x.copy_into(&mut x_data);
-
-    let BatchStats {
-        mean,
-        variance: _,
-        inv_std,
-    } = {
-        let stats = batch_stats(&x_data, C, plane, norm.epsilon, false);
-        update_running_stats(norm, &stats, count);
-        stats
-    };
-
-    let gamma = norm.scale.as_vec();
-    let beta = norm.bias.as_vec();
-    let a: Vec<f32> = gamma.iter().zip(&inv_std).map(|(g, s)| g * s).collect();
-    let b: Vec<f32> = (0..C).map(|c| beta[c] - a[c] * mean[c]).collect();
-    let out = x
-        .device()
-        .try_tensor_from_vec(affine(&x_data, plane, &a, &b, activation), shape)?;
+    let (out, state) = norm_forward(&x_data, plane, norm, activation);
+    let out = x.device().try_tensor_from_vec(out, shape)?;
 
     let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
     let (scale_ghost, bias_ghost) = (norm.scale.ghost(), norm.bias.ghost());
     drop(x);
     tape.add_backward_op(move |grads| {
         let grad_out = take_grad!(grads, &out_ghost);
-        let relu = activation == Activation::Relu;
-        // Per plane: the sums of dz (the gradient before the activation) and of dz * x_hat;
-        // then per channel over the batch, in f64.
-        let mut plane_sums = vec![(0.0f32, 0.0f32); grad_out.len() / plane];
-        plane_sums
-            .par_iter_mut()
-            .zip(grad_out.par_chunks(plane))
-            .zip(x_data.par_chunks(plane))
-            .enumerate()
-            .for_each(|(index, ((sums, dy), src))| {
-                let c = index % C;
-                *sums = if relu {
-                    plane_grad_sums::<true>(dy, src, a[c], b[c], mean[c], inv_std[c])
-                } else {
-                    plane_grad_sums::<false>(dy, src, a[c], b[c], mean[c], inv_std[c])
-                };
-            });
-        let mut sums = vec![(0.0f64, 0.0f64); C];
-        for (index, &(s, q)) in plane_sums.iter().enumerate() {
-            sums[index % C].0 += f64::from(s);
-            sums[index % C].1 += f64::from(q);
-        }
         let mut grad_x = take_grad!(grads, &x_ghost);
-        let n = count as f32;
-        grad_x
-            .par_chunks_mut(plane)
-            .zip(grad_out.par_chunks(plane))
-            .zip(x_data.par_chunks(plane))
-            .enumerate()
-            .for_each(|(index, ((dst, dy), src))| {
-                let c = index % C;
-                let (sum_dz, sum_dz_xhat) = (sums[c].0 as f32, sums[c].1 as f32);
-                let k = gamma[c] * inv_std[c] / n;
-                // k * (n * dz - sum_dz - x_hat * sum_dz_xhat), with the last two terms as
-                // c0 + c1 * x.
-                let c1 = -k * inv_std[c] * sum_dz_xhat;
-                let c0 = -k * sum_dz - c1 * mean[c];
-                let kn = k * n;
-                let (a, b) = (a[c], b[c]);
-                for ((d, &g), &v) in dst.iter_mut().zip(dy).zip(src) {
-                    let open = if !relu || a * v + b > 0.0 { 1.0 } else { 0.0 };
-                    *d += kn * open * g + c0 + c1 * v;
-                }
-            });
+        let sums = state.backward(&x_data, &grad_out, &mut grad_x, true);
         put_grad!(grads, &x_ghost, grad_x);
         put_grad!(grads, &out_ghost, grad_out);
         let grad_scale = grads.get_or_alloc_mut(&scale_ghost)?;
@@ -298,6 +240,124 @@ pub fn batch_norm2d_train<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32, C
         Ok(())
     });
     Ok(out.put_tape(tape))
+}
+
+/// What the training forward pass leaves for the backward pass.
+pub(crate) struct NormState {
+    mean: Vec<f32>,
+    inv_std: Vec<f32>,
+    gamma: Vec<f32>,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    relu: bool,
+    plane: usize,
+}
+
+/// Training-mode forward pass on `[N, C, plane]` data: batch statistics (updating `norm`'s
+/// running ones), then `act(a * x + b)`.
+pub(crate) fn norm_forward<const C: usize>(
+    x: &[f32],
+    plane: usize,
+    norm: &mut BatchNorm2D<C, f32, Cpu>,
+    activation: Activation,
+) -> (Vec<f32>, NormState) {
+    let stats = batch_stats(x, C, plane, norm.epsilon, false);
+    update_running_stats(norm, &stats, x.len() / C);
+    let gamma = norm.scale.as_vec();
+    let beta = norm.bias.as_vec();
+    let a: Vec<f32> = gamma
+        .iter()
+        .zip(&stats.inv_std)
+        .map(|(g, s)| g * s)
+        .collect();
+    let b: Vec<f32> = (0..C).map(|c| beta[c] - a[c] * stats.mean[c]).collect();
+    let out = affine(x, plane, &a, &b, activation);
+    let state = NormState {
+        mean: stats.mean,
+        inv_std: stats.inv_std,
+        gamma,
+        a,
+        b,
+        relu: activation == Activation::Relu,
+        plane,
+    };
+    (out, state)
+}
+
+impl NormState {
+    /// The input gradient from the output gradient `grad_out`: added to `grad_x` when
+    /// `accumulate`, written over it (every element) otherwise. Returns the per-channel sums
+    /// of `dz` and `dz * x_hat` (the shift's and scale's gradients).
+    pub(crate) fn backward(
+        &self,
+        x: &[f32],
+        grad_out: &[f32],
+        grad_x: &mut [f32],
+        accumulate: bool,
+    ) -> Vec<(f64, f64)> {
+        let Self {
+            mean,
+            inv_std,
+            gamma,
+            a,
+            b,
+            relu,
+            plane,
+        } = self;
+        let (relu, plane, channels) = (*relu, *plane, mean.len());
+        // Per plane: the sums of dz (the gradient before the activation) and of dz * x_hat;
+        // then per channel over the batch, in f64.
+        let mut plane_sums = vec![(0.0f32, 0.0f32); grad_out.len() / plane];
+        plane_sums
+            .par_iter_mut()
+            .zip(grad_out.par_chunks(plane))
+            .zip(x.par_chunks(plane))
+            .enumerate()
+            .for_each(|(index, ((sums, dy), src))| {
+                let c = index % channels;
+                *sums = if relu {
+                    plane_grad_sums::<true>(dy, src, a[c], b[c], mean[c], inv_std[c])
+                } else {
+                    plane_grad_sums::<false>(dy, src, a[c], b[c], mean[c], inv_std[c])
+                };
+            });
+        let mut sums = vec![(0.0f64, 0.0f64); channels];
+        for (index, &(s, q)) in plane_sums.iter().enumerate() {
+            sums[index % channels].0 += f64::from(s);
+            sums[index % channels].1 += f64::from(q);
+        }
+        let n = (x.len() / channels) as f32;
+        grad_x
+            .par_chunks_mut(plane)
+            .zip(grad_out.par_chunks(plane))
+            .zip(x.par_chunks(plane))
+            .enumerate()
+            .for_each(|(index, ((dst, dy), src))| {
+                let c = index % channels;
+                let (sum_dz, sum_dz_xhat) = (sums[c].0 as f32, sums[c].1 as f32);
+                let k = gamma[c] * inv_std[c] / n;
+                // k * (n * dz - sum_dz - x_hat * sum_dz_xhat), with the last two terms as
+                // c0 + c1 * x.
+                let c1 = -k * inv_std[c] * sum_dz_xhat;
+                let c0 = -k * sum_dz - c1 * mean[c];
+                let kn = k * n;
+                let (a, b) = (a[c], b[c]);
+                let grad = |g: f32, v: f32| {
+                    let open = if !relu || a * v + b > 0.0 { 1.0 } else { 0.0 };
+                    kn * open * g + c0 + c1 * v
+                };
+                if accumulate {
+                    for ((d, &g), &v) in dst.iter_mut().zip(dy).zip(src) {
+                        *d += grad(g, v);
+                    }
+                } else {
+                    for ((d, &g), &v) in dst.iter_mut().zip(dy).zip(src) {
+                        *d = grad(g, v);
+                    }
+                }
+            });
+        sums
+    }
 }
 
 /// Inference-mode batch norm (running statistics), followed by `activation`.

@@ -23,10 +23,9 @@ use dfdx::shapes::{Const, Dim, Dtype};
 use dfdx::tensor::{Cpu, NoneTape, OwnedTape, Storage, Tensor};
 use dfdx::tensor_ops::Device;
 
-use super::batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
-use super::block_tail_op::{conv_norm_pool_dropout_train, ReluPlacement};
+use super::batch_norm_op::{batch_norm2d_eval, Activation};
+use super::block_tail_op::{conv_norm_pool_dropout_train, conv_norm_train, ReluPlacement};
 use super::conv_layer::Conv2d;
-use super::conv_op::ConvOptions;
 use super::pool_op::{global_avg_pool2d, max_pool2d};
 use super::seed_model::{SeedInput, SeedLogits};
 use crate::error::Result;
@@ -118,12 +117,14 @@ impl<const I: usize, const O: usize> VggBlock<I, O> {
         x: AnyMap<I, H, W, OwnedTape<f32, Cpu>>,
         input_gradient: bool,
     ) -> Result<Map<O, OwnedTape<f32, Cpu>>> {
-        let first = ConvOptions {
-            relu: false,
+        // Convolution, batch norm and ReLU in one op: [N, O, H, W].
+        let y = conv_norm_train(
+            x,
+            &self.conv1,
+            &mut self.norm1,
+            Activation::Relu,
             input_gradient,
-        };
-        let y = self.conv1.try_conv_with(x, first)?; // [N, O, H, W]
-        let y = batch_norm2d_train(y, &mut self.norm1, Activation::Relu)?;
+        )?;
         // The second convolution, batch norm, ReLU, pooling and dropout in one op:
         // [N, O, H/2, W/2].
         conv_norm_pool_dropout_train(

@@ -21,7 +21,9 @@ pub mod seed_model;
 
 pub use allocator::retain_freed_memory;
 pub use batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
-pub use block_tail_op::{conv_norm_pool_dropout_train, norm_pool_dropout_train, ReluPlacement};
+pub use block_tail_op::{
+    conv_norm_pool_dropout_train, conv_norm_train, norm_pool_dropout_train, ReluPlacement,
+};
 pub use conv_layer::Conv2d;
 pub use conv_op::{conv2d, conv2d_with, ConvOptions, ConvShape};
 pub use im2col::WindowGeometry;
