@@ -19,6 +19,7 @@ use dfdx::tensor_ops::ReshapeTo;
 use rayon::prelude::*;
 
 use super::conv_op::{put_grad, take_grad};
+use super::scratch::Scratch;
 use crate::error::{FerError, Result};
 
 /// Feature maps with `C` channels and any batch, height and width types.
@@ -35,22 +36,138 @@ pub enum Activation {
 
 /// Sum and sum of squares of one plane in one pass, over eight independent f32 lanes
 /// (vectorisable; the lanes also keep the rounding error of a 2,304-value plane small), returned
-/// as f64 for accumulation across planes.
-fn plane_moments(plane: &[f32]) -> (f64, f64) {
+/// as f64 for accumulation across planes. With `RELU`, of `max(0, x)` instead of `x`, so a ReLU
+/// before the norm needs no pass of its own.
+fn plane_moments<const RELU: bool>(plane: &[f32]) -> (f64, f64) {
+    let pre = |v: f32| if RELU { v.max(0.0) } else { v };
     let (mut sums, mut squares) = ([0.0f32; 8], [0.0f32; 8]);
     let mut chunks = plane.chunks_exact(8);
     for chunk in &mut chunks {
         for (lane, &v) in chunk.iter().enumerate() {
+            let v = pre(v);
             sums[lane] += v;
             squares[lane] += v * v;
         }
     }
     let tail = chunks.remainder();
-    let sum = tail.iter().map(|&v| f64::from(v)).sum::<f64>()
+    let sum = tail.iter().map(|&v| f64::from(pre(v))).sum::<f64>()
         + sums.iter().map(|&l| f64::from(l)).sum::<f64>();
-    let square = tail.iter().map(|&v| f64::from(v * v)).sum::<f64>()
+    let square = tail
+        .iter()
+        .map(|&v| f64::from(pre(v) * pre(v)))
+        .sum::<f64>()
         + squares.iter().map(|&l| f64::from(l)).sum::<f64>();
     (sum, square)
+}
+
+/// Per-channel batch statistics of `[N, C, plane]` data, in parallel over channels: the mean,
+/// the biased variance (what normalises) and `1 / sqrt(variance + epsilon)`. Sums run in f64
+/// across planes. With `relu`, the statistics of `max(0, x)`.
+pub(crate) struct BatchStats {
+    pub(crate) mean: Vec<f32>,
+    pub(crate) variance: Vec<f32>,
+    pub(crate) inv_std: Vec<f32>,
+}
+
+pub(crate) fn batch_stats(
+    x: &[f32],
+    channels: usize,
+    plane: usize,
+    epsilon: f64,
+    relu: bool,
+) -> BatchStats {
+    let count = x.len() / channels;
+    let moments: Vec<(f32, f32)> = (0..channels)
+        .into_par_iter()
+        .map(|c| {
+            let (mut sum, mut squares) = (0.0f64, 0.0f64);
+            for p in x.chunks_exact(plane).skip(c).step_by(channels) {
+                let (s, q) = if relu {
+                    plane_moments::<true>(p)
+                } else {
+                    plane_moments::<false>(p)
+                };
+                sum += s;
+                squares += q;
+            }
+            let mean = sum / count as f64;
+            let variance = (squares / count as f64 - mean * mean).max(0.0);
+            (mean as f32, variance as f32)
+        })
+        .collect();
+    let mean: Vec<f32> = moments.iter().map(|m| m.0).collect();
+    let variance: Vec<f32> = moments.iter().map(|m| m.1).collect();
+    let inv_std = variance
+        .iter()
+        .map(|&v| 1.0 / (f64::from(v) + epsilon).sqrt() as f32)
+        .collect();
+    BatchStats {
+        mean,
+        variance,
+        inv_std,
+    }
+}
+
+/// Moves `norm`'s running statistics towards the batch's as dfdx does: `running = (1 -
+/// momentum) * running + momentum * batch`, with the unbiased variance (`count / (count - 1)`,
+/// `count` values per channel).
+pub(crate) fn update_running_stats<const C: usize>(
+    norm: &mut BatchNorm2D<C, f32, Cpu>,
+    stats: &BatchStats,
+    count: usize,
+) {
+    let momentum = norm.momentum as f32;
+    let unbiased = count as f32 / (count - 1) as f32;
+    let running_mean: Vec<f32> = norm
+        .running_mean
+        .as_vec()
+        .iter()
+        .zip(&stats.mean)
+        .map(|(&r, &m)| (1.0 - momentum) * r + momentum * m)
+        .collect();
+    let running_var: Vec<f32> = norm
+        .running_var
+        .as_vec()
+        .iter()
+        .zip(&stats.variance)
+        .map(|(&r, &v)| (1.0 - momentum) * r + momentum * unbiased * v)
+        .collect();
+    norm.running_mean.copy_from(&running_mean);
+    norm.running_var.copy_from(&running_var);
+}
+
+/// Sums over one plane of `dz` (the output gradient `dy`, zeroed where the ReLU was closed when
+/// `RELU`) and of `dz * x_hat`, in eight f32 lanes without branches so the loop vectorises (the
+/// ReLU's state is a coin flip to a branch predictor).
+fn plane_grad_sums<const RELU: bool>(
+    dy: &[f32],
+    x: &[f32],
+    a: f32,
+    b: f32,
+    mean: f32,
+    inv_std: f32,
+) -> (f32, f32) {
+    let (mut sums, mut products) = ([0.0f32; 8], [0.0f32; 8]);
+    let term = |g: f32, v: f32| {
+        let d = if !RELU || a * v + b > 0.0 { g } else { 0.0 };
+        (d, d * (v - mean) * inv_std)
+    };
+    let (dy_chunks, x_chunks) = (dy.chunks_exact(8), x.chunks_exact(8));
+    let (dy_tail, x_tail) = (dy_chunks.remainder(), x_chunks.remainder());
+    for (gs, vs) in dy_chunks.zip(x_chunks) {
+        for lane in 0..8 {
+            let (d, p) = term(gs[lane], vs[lane]);
+            sums[lane] += d;
+            products[lane] += p;
+        }
+    }
+    let (mut sum, mut product) = (sums.iter().sum::<f32>(), products.iter().sum::<f32>());
+    for (&g, &v) in dy_tail.iter().zip(x_tail) {
+        let (d, p) = term(g, v);
+        sum += d;
+        product += p;
+    }
+    (sum, product)
 }
 
 /// `y = act(a[c] * x + b[c])` for every plane of `x` (`[N, C, plane]`), in parallel.
@@ -76,7 +193,7 @@ fn affine(x: &[f32], plane: usize, a: &[f32], b: &[f32], activation: Activation)
     y
 }
 
-fn check_batch(count: usize) -> Result<()> {
+pub(crate) fn check_batch(count: usize) -> Result<()> {
     if count < 2 {
         return Err(FerError::ShapeMismatch(format!(
             "batch norm in training mode needs at least two values per channel, got {count}"
@@ -98,109 +215,18 @@ pub fn batch_norm2d_train<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32, C
     let count = shape.0.size() * plane;
     check_batch(count)?;
     let (x, mut tape) = x.try_contiguous()?.split_tape();
-    let mut x_data = vec![0.0f32; x.shape().num_elements()];
+    let mut x_data = Scratch::take(x.shape().num_elements());
     x.copy_into(&mut x_data);
-
-    // [C] batch mean and biased variance: one pass over each channel's planes (`[N, C, plane]`
-    // layout), sums in f64 across planes.
-    let moments: Vec<(f32, f32)> = (0..C)
-        .into_par_iter()
-        .map(|c| {
-            let (mut sum, mut squares) = (0.0f64, 0.0f64);
-            for p in x_data.chunks_exact(plane).skip(c).step_by(C) {
-                let (s, q) = plane_moments(p);
-                sum += s;
-                squares += q;
-            }
-            let mean = sum / count as f64;
-            let variance = (squares / count as f64 - mean * mean).max(0.0);
-            (mean as f32, variance as f32)
-        })
-        .collect();
-    let mean: Vec<f32> = moments.iter().map(|m| m.0).collect();
-    let variance: Vec<f32> = moments.iter().map(|m| m.1).collect();
-    let inv_std: Vec<f32> = variance
-        .iter()
-        .map(|&v| 1.0 / (f64::from(v) + norm.epsilon).sqrt() as f32)
-        .collect();
-
-    let momentum = norm.momentum as f32;
-    let unbiased = count as f32 / (count - 1) as f32;
-    let running_mean: Vec<f32> = norm
-        .running_mean
-        .as_vec()
-        .iter()
-        .zip(&mean)
-        .map(|(&r, &m)| (1.0 - momentum) * r + momentum * m)
-        .collect();
-    let running_var: Vec<f32> = norm
-        .running_var
-        .as_vec()
-        .iter()
-        .zip(&variance)
-        .map(|(&r, &v)| (1.0 - momentum) * r + momentum * unbiased * v)
-        .collect();
-    norm.running_mean.copy_from(&running_mean);
-    norm.running_var.copy_from(&running_var);
-
-    let gamma = norm.scale.as_vec();
-    let beta = norm.bias.as_vec();
-    let a: Vec<f32> = gamma.iter().zip(&inv_std).map(|(g, s)| g * s).collect();
-    let b: Vec<f32> = (0..C).map(|c| beta[c] - a[c] * mean[c]).collect();
-    let out = x
-        .device()
-        .try_tensor_from_vec(affine(&x_data, plane, &a, &b, activation), shape)?;
+    let (out, state) = norm_forward(&x_data, plane, norm, activation);
+    let out = x.device().try_tensor_from_vec(out, shape)?;
 
     let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
     let (scale_ghost, bias_ghost) = (norm.scale.ghost(), norm.bias.ghost());
     drop(x);
     tape.add_backward_op(move |grads| {
         let grad_out = take_grad!(grads, &out_ghost);
-        // dz: the gradient before the activation (ReLU passes it where a * x + b > 0).
-        let dz = |index: usize, i: usize, v: f32| -> f32 {
-            let c = index % C;
-            match activation {
-                Activation::Identity => v,
-                Activation::Relu if a[c] * x_data[i] + b[c] > 0.0 => v,
-                Activation::Relu => 0.0,
-            }
-        };
-        // [C] sums of dz and of dz * x_hat, per channel.
-        let sums: Vec<(f64, f64)> = (0..C)
-            .into_par_iter()
-            .map(|c| {
-                let (mut sum_dz, mut sum_dz_xhat) = (0.0f64, 0.0f64);
-                for image in 0..shape.0.size() {
-                    let index = image * C + c;
-                    let start = index * plane;
-                    let mut lanes = [0.0f32; 2];
-                    for i in start..start + plane {
-                        let d = dz(index, i, grad_out[i]);
-                        lanes[0] += d;
-                        lanes[1] += d * (x_data[i] - mean[c]) * inv_std[c];
-                    }
-                    sum_dz += f64::from(lanes[0]);
-                    sum_dz_xhat += f64::from(lanes[1]);
-                }
-                (sum_dz, sum_dz_xhat)
-            })
-            .collect();
         let mut grad_x = take_grad!(grads, &x_ghost);
-        grad_x
-            .par_chunks_mut(plane)
-            .enumerate()
-            .for_each(|(index, dst)| {
-                let c = index % C;
-                let (sum_dz, sum_dz_xhat) = (sums[c].0 as f32, sums[c].1 as f32);
-                let n = count as f32;
-                let k = gamma[c] * inv_std[c] / n;
-                let start = index * plane;
-                for (j, d) in dst.iter_mut().enumerate() {
-                    let i = start + j;
-                    let x_hat = (x_data[i] - mean[c]) * inv_std[c];
-                    *d += k * (n * dz(index, i, grad_out[i]) - sum_dz - x_hat * sum_dz_xhat);
-                }
-            });
+        let sums = state.backward(&x_data, &grad_out, &mut grad_x, true);
         put_grad!(grads, &x_ghost, grad_x);
         put_grad!(grads, &out_ghost, grad_out);
         let grad_scale = grads.get_or_alloc_mut(&scale_ghost)?;
@@ -216,6 +242,124 @@ pub fn batch_norm2d_train<B: Dim, const C: usize, H: Dim, W: Dim, T: Tape<f32, C
     Ok(out.put_tape(tape))
 }
 
+/// What the training forward pass leaves for the backward pass.
+pub(crate) struct NormState {
+    mean: Vec<f32>,
+    inv_std: Vec<f32>,
+    gamma: Vec<f32>,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    relu: bool,
+    plane: usize,
+}
+
+/// Training-mode forward pass on `[N, C, plane]` data: batch statistics (updating `norm`'s
+/// running ones), then `act(a * x + b)`.
+pub(crate) fn norm_forward<const C: usize>(
+    x: &[f32],
+    plane: usize,
+    norm: &mut BatchNorm2D<C, f32, Cpu>,
+    activation: Activation,
+) -> (Vec<f32>, NormState) {
+    let stats = batch_stats(x, C, plane, norm.epsilon, false);
+    update_running_stats(norm, &stats, x.len() / C);
+    let gamma = norm.scale.as_vec();
+    let beta = norm.bias.as_vec();
+    let a: Vec<f32> = gamma
+        .iter()
+        .zip(&stats.inv_std)
+        .map(|(g, s)| g * s)
+        .collect();
+    let b: Vec<f32> = (0..C).map(|c| beta[c] - a[c] * stats.mean[c]).collect();
+    let out = affine(x, plane, &a, &b, activation);
+    let state = NormState {
+        mean: stats.mean,
+        inv_std: stats.inv_std,
+        gamma,
+        a,
+        b,
+        relu: activation == Activation::Relu,
+        plane,
+    };
+    (out, state)
+}
+
+impl NormState {
+    /// The input gradient from the output gradient `grad_out`: added to `grad_x` when
+    /// `accumulate`, written over it (every element) otherwise. Returns the per-channel sums
+    /// of `dz` and `dz * x_hat` (the shift's and scale's gradients).
+    pub(crate) fn backward(
+        &self,
+        x: &[f32],
+        grad_out: &[f32],
+        grad_x: &mut [f32],
+        accumulate: bool,
+    ) -> Vec<(f64, f64)> {
+        let Self {
+            mean,
+            inv_std,
+            gamma,
+            a,
+            b,
+            relu,
+            plane,
+        } = self;
+        let (relu, plane, channels) = (*relu, *plane, mean.len());
+        // Per plane: the sums of dz (the gradient before the activation) and of dz * x_hat;
+        // then per channel over the batch, in f64.
+        let mut plane_sums = vec![(0.0f32, 0.0f32); grad_out.len() / plane];
+        plane_sums
+            .par_iter_mut()
+            .zip(grad_out.par_chunks(plane))
+            .zip(x.par_chunks(plane))
+            .enumerate()
+            .for_each(|(index, ((sums, dy), src))| {
+                let c = index % channels;
+                *sums = if relu {
+                    plane_grad_sums::<true>(dy, src, a[c], b[c], mean[c], inv_std[c])
+                } else {
+                    plane_grad_sums::<false>(dy, src, a[c], b[c], mean[c], inv_std[c])
+                };
+            });
+        let mut sums = vec![(0.0f64, 0.0f64); channels];
+        for (index, &(s, q)) in plane_sums.iter().enumerate() {
+            sums[index % channels].0 += f64::from(s);
+            sums[index % channels].1 += f64::from(q);
+        }
+        let n = (x.len() / channels) as f32;
+        grad_x
+            .par_chunks_mut(plane)
+            .zip(grad_out.par_chunks(plane))
+            .zip(x.par_chunks(plane))
+            .enumerate()
+            .for_each(|(index, ((dst, dy), src))| {
+                let c = index % channels;
+                let (sum_dz, sum_dz_xhat) = (sums[c].0 as f32, sums[c].1 as f32);
+                let k = gamma[c] * inv_std[c] / n;
+                // k * (n * dz - sum_dz - x_hat * sum_dz_xhat), with the last two terms as
+                // c0 + c1 * x.
+                let c1 = -k * inv_std[c] * sum_dz_xhat;
+                let c0 = -k * sum_dz - c1 * mean[c];
+                let kn = k * n;
+                let (a, b) = (a[c], b[c]);
+                let grad = |g: f32, v: f32| {
+                    let open = if !relu || a * v + b > 0.0 { 1.0 } else { 0.0 };
+                    kn * open * g + c0 + c1 * v
+                };
+                if accumulate {
+                    for ((d, &g), &v) in dst.iter_mut().zip(dy).zip(src) {
+                        *d += grad(g, v);
+                    }
+                } else {
+                    for ((d, &g), &v) in dst.iter_mut().zip(dy).zip(src) {
+                        *d = grad(g, v);
+                    }
+                }
+            });
+        sums
+    }
+}
+
 /// Inference-mode batch norm (running statistics), followed by `activation`.
 pub fn batch_norm2d_eval<B: Dim, const C: usize, H: Dim, W: Dim>(
     x: ChannelMaps<B, C, H, W, NoneTape>,
@@ -225,7 +369,7 @@ pub fn batch_norm2d_eval<B: Dim, const C: usize, H: Dim, W: Dim>(
     let shape = *x.shape();
     let plane = shape.2.size() * shape.3.size();
     let x = x.try_contiguous()?;
-    let mut x_data = vec![0.0f32; x.shape().num_elements()];
+    let mut x_data = Scratch::take(x.shape().num_elements());
     x.copy_into(&mut x_data);
     let (gamma, beta) = (norm.scale.as_vec(), norm.bias.as_vec());
     let (mean, variance) = (norm.running_mean.as_vec(), norm.running_var.as_vec());

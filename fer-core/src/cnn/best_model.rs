@@ -23,7 +23,8 @@ use dfdx::shapes::{Const, Dim, Dtype};
 use dfdx::tensor::{Cpu, NoneTape, OwnedTape, Storage, Tensor};
 use dfdx::tensor_ops::Device;
 
-use super::batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
+use super::batch_norm_op::{batch_norm2d_eval, Activation};
+use super::block_tail_op::{conv_norm_pool_dropout_train, conv_norm_train, ReluPlacement};
 use super::conv_layer::Conv2d;
 use super::pool_op::{global_avg_pool2d, max_pool2d};
 use super::seed_model::{SeedInput, SeedLogits};
@@ -110,16 +111,29 @@ type Map<const C: usize, T> = Tensor<(usize, Const<C>, usize, usize), f32, Cpu, 
 type AnyMap<const C: usize, H, W, T> = Tensor<(usize, Const<C>, H, W), f32, Cpu, T>;
 
 impl<const I: usize, const O: usize> VggBlock<I, O> {
+    /// `input_gradient: false` for the first block, whose input is the images.
     fn forward_train<H: Dim, W: Dim>(
         &mut self,
         x: AnyMap<I, H, W, OwnedTape<f32, Cpu>>,
+        input_gradient: bool,
     ) -> Result<Map<O, OwnedTape<f32, Cpu>>> {
-        let y = self.conv1.try_conv(x)?; // [N, O, H, W]
-        let y = batch_norm2d_train(y, &mut self.norm1, Activation::Relu)?;
-        let y = self.conv2.try_conv(y)?; // [N, O, H, W]
-        let y = batch_norm2d_train(y, &mut self.norm2, Activation::Relu)?;
-        let y = max_pool2d(y, 2, 2)?; // [N, O, H/2, W/2]
-        Ok(Dropout { p: BLOCK_DROPOUT }.try_forward_mut(y)?)
+        // Convolution, batch norm and ReLU in one op: [N, O, H, W].
+        let y = conv_norm_train(
+            x,
+            &self.conv1,
+            &mut self.norm1,
+            Activation::Relu,
+            input_gradient,
+        )?;
+        // The second convolution, batch norm, ReLU, pooling and dropout in one op:
+        // [N, O, H/2, W/2].
+        conv_norm_pool_dropout_train(
+            y,
+            &self.conv2,
+            &mut self.norm2,
+            ReluPlacement::AfterNorm,
+            BLOCK_DROPOUT,
+        )
     }
 
     fn forward_eval<H: Dim, W: Dim>(
@@ -143,15 +157,16 @@ impl BestModel {
         Ok(<Self as BuildModule<Cpu, f32>>::try_build(device)?)
     }
 
-    /// Training forward pass: batch statistics in batch norm, dropout on, gradients on the tape.
+    /// Training forward pass: batch statistics in batch norm, dropout on, gradients on the tape
+    /// for the parameters (not for `x`: the first convolution skips its input gradient).
     pub fn forward_train(
         &mut self,
         x: SeedInput<OwnedTape<f32, Cpu>>,
     ) -> Result<SeedLogits<OwnedTape<f32, Cpu>>> {
-        let x = self.blocks.0.forward_train(x)?; // [N, 32, 24, 24]
-        let x = self.blocks.1.forward_train(x)?; // [N, 64, 12, 12]
-        let x = self.blocks.2.forward_train(x)?; // [N, 128, 6, 6]
-        let x = self.blocks.3.forward_train(x)?; // [N, 256, 3, 3]
+        let x = self.blocks.0.forward_train(x, false)?; // [N, 32, 24, 24]
+        let x = self.blocks.1.forward_train(x, true)?; // [N, 64, 12, 12]
+        let x = self.blocks.2.forward_train(x, true)?; // [N, 128, 6, 6]
+        let x = self.blocks.3.forward_train(x, true)?; // [N, 256, 3, 3]
         let x = global_avg_pool2d(x)?; // [N, 256]
         let x = Dropout { p: HEAD_DROPOUT }.try_forward_mut(x)?;
         Ok(self.head.try_forward(x)?) // [N, 7]

@@ -8,7 +8,7 @@ use dfdx::tensor::{Cpu, Storage, Tape, Tensor};
 use dfdx::tensor_ops::Device;
 use rand_distr::Uniform;
 
-use super::conv_op::{conv2d, FeatureMaps};
+use super::conv_op::{conv2d_with, ConvOptions, FeatureMaps};
 use crate::error::{FerError, Result};
 
 /// A 2-D convolution with `I` input channels, `O` filters of `K x K`, stride `S` and zero
@@ -88,12 +88,23 @@ impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: us
         &self,
         x: Tensor<(B, C, H, W), f32, Cpu, T>,
     ) -> Result<FeatureMaps<B, Const<O>, T>> {
-        conv2d(
+        self.try_conv_with(x, ConvOptions::default())
+    }
+
+    /// [`Self::try_conv`] with a fused ReLU and/or without the input gradient; see
+    /// [`ConvOptions`].
+    pub fn try_conv_with<B: Dim, C: Dim, H: Dim, W: Dim, T: Tape<f32, Cpu>>(
+        &self,
+        x: Tensor<(B, C, H, W), f32, Cpu, T>,
+        options: ConvOptions,
+    ) -> Result<FeatureMaps<B, Const<O>, T>> {
+        conv2d_with(
             x,
             self.weight.retaped::<T>(),
             self.bias.retaped::<T>(),
             S,
             P,
+            options,
         )
     }
 }

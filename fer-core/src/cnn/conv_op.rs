@@ -25,15 +25,22 @@ use std::sync::Mutex;
 
 use super::im2col::{col2im_add, im2col, WindowGeometry};
 use super::matmul::{matmul, MatMut, MatRef};
+use super::scratch::Scratch;
 use crate::error::{FerError, Result};
 
 /// Target size of one task's column matrix in bytes when tasks run in parallel: this CPU's L2
 /// cache per core (2 MiB), so a task's im2col output is still in L2 when its GEMM reads it.
 const PARALLEL_CHUNK_BYTES: usize = 2 << 20;
 
-/// Target size of one chunk's column matrix when chunks run one after the other with a
-/// multi-threaded GEMM (a quarter of the 32 MiB L3).
+/// Target size of one chunk's column matrix in the backward pass when chunks run one after the
+/// other with a multi-threaded GEMM (a quarter of the 32 MiB L3).
 const SERIAL_CHUNK_BYTES: usize = 8 << 20;
+
+/// The same for the forward pass, larger: each chunk's GEMM packs the whole weight matrix again
+/// (9.4 MB for the seed's last layer), and the forward pass has no `dcols` matrix to stream back
+/// through col2im, so fewer, wider chunks win. On the seed's 512->512 layer at batch 64 (one
+/// chunk instead of six) the forward pass went from about 150 to about 105 ms (load ~5).
+const SERIAL_FORWARD_CHUNK_BYTES: usize = 64 << 20;
 
 /// Largest weight matrix (bytes) for which tasks run in parallel over the batch. Every task
 /// repacks the weights for its GEMM, so with large weights (the seed's 512-filter layers: 2.4
@@ -42,7 +49,7 @@ const PARALLEL_MAX_WEIGHT_BYTES: usize = 1 << 20;
 
 /// How a layer's batch is split into GEMM tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Plan {
+pub(crate) struct Plan {
     /// Images per task.
     chunk: usize,
     /// Tasks run in parallel (single-threaded GEMMs) rather than in turn (parallel GEMMs).
@@ -82,7 +89,16 @@ impl ConvShape {
     }
 
     /// Chooses the task split; see [`PARALLEL_MAX_WEIGHT_BYTES`].
-    fn plan(&self) -> Plan {
+    pub(crate) fn plan(&self) -> Plan {
+        self.plan_with(SERIAL_CHUNK_BYTES)
+    }
+
+    /// The forward pass's plan: as [`Self::plan`] but with [`SERIAL_FORWARD_CHUNK_BYTES`].
+    pub(crate) fn forward_plan(&self) -> Plan {
+        self.plan_with(SERIAL_FORWARD_CHUNK_BYTES)
+    }
+
+    fn plan_with(&self, serial_chunk_bytes: usize) -> Plan {
         let per_image = (self.geometry.col_rows() * self.geometry.out_plane() * 4).max(1);
         let threads = rayon::current_num_threads();
         let parallel =
@@ -90,7 +106,7 @@ impl ConvShape {
         let chunk = if parallel {
             (PARALLEL_CHUNK_BYTES / per_image).min(self.batch.div_ceil(threads))
         } else {
-            SERIAL_CHUNK_BYTES / per_image
+            serial_chunk_bytes / per_image
         };
         Plan {
             chunk: chunk.clamp(1, self.batch.max(1)),
@@ -111,7 +127,7 @@ fn build_columns(images: &[f32], g: &WindowGeometry, col: &mut [f32]) {
 /// Forward pass on plain slices: `input` is `N x C x H x W`, `weight` is `O x C x K x K`,
 /// `bias` has `O` entries; returns the `N x O x H' x W'` output.
 pub fn conv2d_forward(input: &[f32], weight: &[f32], bias: &[f32], shape: &ConvShape) -> Vec<f32> {
-    forward_planned(input, weight, bias, shape, shape.plan())
+    forward_planned(input, weight, bias, shape, shape.forward_plan(), false)
 }
 
 /// GEMM threads per task: one when tasks run in parallel (nesting would also let a thread
@@ -126,12 +142,14 @@ fn gemm_threads(plan: Plan) -> usize {
 
 /// [`conv2d_forward`] with an explicit plan. In parallel plans no thread ever waits for
 /// another mid-layer, which matters on a machine shared with other processes.
-fn forward_planned(
+/// With `relu`, the output is `max(0, .)` (applied as each task writes its images).
+pub(crate) fn forward_planned(
     input: &[f32],
     weight: &[f32],
     bias: &[f32],
     shape: &ConvShape,
     plan: Plan,
+    relu: bool,
 ) -> Vec<f32> {
     assert_eq!(input.len(), shape.input_len());
     assert_eq!(weight.len(), shape.weight_len());
@@ -144,7 +162,7 @@ fn forward_planned(
     let task = |(out, images): (&mut [f32], &[f32])| {
         let count = images.len() / g.image_len();
         let width = count * plane;
-        let mut col = vec![0.0f32; rows * width];
+        let mut col = Scratch::take(rows * width);
         build_columns(images, g, &mut col);
         let col = MatRef::row_major(&col, rows, width);
         let weight = MatRef::row_major(weight, outc, rows);
@@ -160,10 +178,13 @@ fn forward_planned(
                 true,
                 threads,
             );
+            if relu {
+                out.iter_mut().for_each(|v| *v = v.max(0.0));
+            }
             return;
         }
         // [O, count * H'W'] = [O, C*K*K] x [C*K*K, count * H'W'], then to NCHW + bias.
-        let mut out_mat = vec![0.0f32; outc * width];
+        let mut out_mat = Scratch::take(outc * width);
         matmul(
             MatMut::row_major(&mut out_mat, outc, width),
             weight,
@@ -174,8 +195,13 @@ fn forward_planned(
         for (i, image) in out.chunks_exact_mut(outc * plane).enumerate() {
             for (o, dst) in image.chunks_exact_mut(plane).enumerate() {
                 let src = &out_mat[o * width + i * plane..o * width + (i + 1) * plane];
-                for (d, s) in dst.iter_mut().zip(src) {
-                    *d = s + bias[o];
+                let b = bias[o];
+                if relu {
+                    dst.iter_mut()
+                        .zip(src)
+                        .for_each(|(d, s)| *d = (s + b).max(0.0));
+                } else {
+                    dst.iter_mut().zip(src).for_each(|(d, s)| *d = s + b);
                 }
             }
         }
@@ -213,28 +239,34 @@ pub fn conv2d_backward(
         weight,
         grad_output,
         shape,
-        grad_input,
+        Some(grad_input),
         grad_weight,
         grad_bias,
         shape.plan(),
     );
 }
 
-/// [`conv2d_backward`] with an explicit plan. Each thread sums its tasks' weight and bias
-/// gradients into its own accumulator, and the accumulators are added at the end.
+/// One backward task's input: its images' input gradient (if wanted) and images.
+type BackwardChunk<'a> = (Option<&'a mut [f32]>, &'a [f32]);
+
+/// [`conv2d_backward`] with an explicit plan; without `grad_input` the input gradient (a third
+/// of the backward FLOPs and the col2im pass) is skipped. Each thread sums its tasks' weight and
+/// bias gradients into its own accumulator, and the accumulators are added at the end.
 #[allow(clippy::too_many_arguments)]
-fn backward_planned(
+pub(crate) fn backward_planned(
     input: &[f32],
     weight: &[f32],
     grad_output: &[f32],
     shape: &ConvShape,
-    grad_input: &mut [f32],
+    grad_input: Option<&mut [f32]>,
     grad_weight: &mut [f32],
     grad_bias: &mut [f32],
     plan: Plan,
 ) {
     assert_eq!(input.len(), shape.input_len());
-    assert_eq!(grad_input.len(), shape.input_len());
+    if let Some(grad_input) = &grad_input {
+        assert_eq!(grad_input.len(), shape.input_len());
+    }
     assert_eq!(weight.len(), shape.weight_len());
     assert_eq!(grad_weight.len(), shape.weight_len());
     assert_eq!(grad_output.len(), shape.output_len());
@@ -247,7 +279,7 @@ fn backward_planned(
     let accumulators: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = (0..rayon::current_num_threads())
         .map(|_| Mutex::new((Vec::new(), Vec::new())))
         .collect();
-    let task = |((grad_images, images), grad_out): ((&mut [f32], &[f32]), &[f32])| {
+    let task = |((grad_images, images), grad_out): (BackwardChunk<'_>, &[f32])| {
         let count = images.len() / g.image_len();
         let width = count * plane;
         // The chunk's output gradient as [O, count * H'W'] (one image already is).
@@ -255,7 +287,7 @@ fn backward_planned(
         let dy: &[f32] = if count == 1 {
             grad_out
         } else {
-            let mut rows_major = vec![0.0f32; outc * width];
+            let mut rows_major = Scratch::take(outc * width);
             for (i, image) in grad_out.chunks_exact(outc * plane).enumerate() {
                 for (o, src) in image.chunks_exact(plane).enumerate() {
                     rows_major[o * width + i * plane..o * width + (i + 1) * plane]
@@ -265,7 +297,7 @@ fn backward_planned(
             gathered = rows_major;
             &gathered
         };
-        let mut col = vec![0.0f32; rows * width];
+        let mut col = Scratch::take(rows * width);
         build_columns(images, g, &mut col);
         {
             let slot = rayon::current_thread_index().unwrap_or(0) % accumulators.len();
@@ -287,6 +319,9 @@ fn backward_planned(
                 threads,
             );
         }
+        let Some(grad_images) = grad_images else {
+            return;
+        };
         // dcols [C*K*K, width] = W^T [C*K*K, O] x dY [O, width], folded back by col2im.
         matmul(
             MatMut::row_major(&mut col, rows, width),
@@ -300,15 +335,19 @@ fn backward_planned(
         }
     };
     let (in_len, out_len) = (chunk * g.image_len(), chunk * outc * plane);
+    let grad_chunks: Vec<Option<&mut [f32]>> = match grad_input {
+        Some(grad_input) => grad_input.chunks_mut(in_len).map(Some).collect(),
+        None => input.chunks(in_len).map(|_| None).collect(),
+    };
     if plan.parallel {
-        grad_input
-            .par_chunks_mut(in_len)
+        grad_chunks
+            .into_par_iter()
             .zip(input.par_chunks(in_len))
             .zip(grad_output.par_chunks(out_len))
             .for_each(task);
     } else {
-        grad_input
-            .chunks_mut(in_len)
+        grad_chunks
+            .into_iter()
             .zip(input.chunks(in_len))
             .zip(grad_output.chunks(out_len))
             .for_each(task);
@@ -347,6 +386,28 @@ macro_rules! put_grad {
 }
 pub(crate) use {put_grad, take_grad};
 
+/// What a convolution does besides convolving: see [`conv2d_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvOptions {
+    /// Apply ReLU to the output (as the output is written; the backward pass passes the
+    /// gradient where the output is positive), instead of a separate single-threaded dfdx
+    /// `relu` pass with its own output and gradient buffers.
+    pub relu: bool,
+    /// Compute the input's gradient. `false` for a network's first layer, whose input is the
+    /// images: the input gradient is then left as it was (zero), saving its GEMM and col2im.
+    pub input_gradient: bool,
+}
+
+impl Default for ConvOptions {
+    /// A plain convolution: no ReLU, input gradient computed.
+    fn default() -> Self {
+        Self {
+            relu: false,
+            input_gradient: true,
+        }
+    }
+}
+
 /// 2-D convolution of an `N x C x H x W` batch with `O x C x K x K` filters and a bias, with
 /// zero padding `padding` on every side and step `stride`, as a dfdx operation: the result
 /// carries `x`'s tape (merged with the weight's and bias's), and `backward()` fills the
@@ -361,6 +422,31 @@ pub fn conv2d<B, C, H, W, O, C2, K1, K2, T, TW, TB>(
     bias: Tensor<(O,), f32, Cpu, TB>,
     stride: usize,
     padding: usize,
+) -> Result<FeatureMaps<B, O, T>>
+where
+    B: Dim,
+    C: Dim,
+    H: Dim,
+    W: Dim,
+    O: Dim,
+    C2: Dim,
+    K1: Dim,
+    K2: Dim,
+    T: Tape<f32, Cpu> + Merge<TW> + Merge<TB>,
+    TW: Tape<f32, Cpu>,
+    TB: Tape<f32, Cpu>,
+{
+    conv2d_with(x, weight, bias, stride, padding, ConvOptions::default())
+}
+
+/// [`conv2d`] with a fused ReLU and/or without the input gradient, as `options` says.
+pub fn conv2d_with<B, C, H, W, O, C2, K1, K2, T, TW, TB>(
+    x: Tensor<(B, C, H, W), f32, Cpu, T>,
+    weight: Tensor<(O, C2, K1, K2), f32, Cpu, TW>,
+    bias: Tensor<(O,), f32, Cpu, TB>,
+    stride: usize,
+    padding: usize,
+    options: ConvOptions,
 ) -> Result<FeatureMaps<B, O, T>>
 where
     B: Dim,
@@ -410,14 +496,27 @@ where
     let (bias, b_tape) = bias.try_contiguous()?.split_tape();
     let mut tape = x_tape.merge(w_tape).merge(b_tape);
 
-    let mut x_data = vec![0.0; shape.input_len()];
+    let mut x_data = Scratch::take(shape.input_len());
     x.copy_into(&mut x_data);
-    let mut w_data = vec![0.0; shape.weight_len()];
+    let mut w_data = Scratch::take(shape.weight_len());
     weight.copy_into(&mut w_data);
     let mut b_data = vec![0.0; shape.out_channels];
     bias.copy_into(&mut b_data);
 
-    let out_data = conv2d_forward(&x_data, &w_data, &b_data, &shape);
+    let out_data = forward_planned(
+        &x_data,
+        &w_data,
+        &b_data,
+        &shape,
+        shape.forward_plan(),
+        options.relu,
+    );
+    // Where the ReLU let the gradient through (its output is positive).
+    let open: Vec<bool> = if options.relu {
+        out_data.par_iter().map(|&v| v > 0.0).collect()
+    } else {
+        Vec::new()
+    };
     let out_shape = (b, o, geometry.out_height, geometry.out_width);
     let out = x.device().try_tensor_from_vec(out_data, out_shape)?;
 
@@ -426,20 +525,36 @@ where
     drop((x, weight, bias));
     tape.add_backward_op(move |grads| {
         let grad_out = take_grad!(grads, &out_ghost);
-        let mut grad_x = take_grad!(grads, &x_ghost);
+        let masked = options.relu.then(|| {
+            let mut dy = Scratch::take(grad_out.len());
+            dy.par_iter_mut()
+                .zip(grad_out.par_iter())
+                .zip(open.par_iter())
+                .for_each(|((d, &g), &open)| *d = if open { g } else { 0.0 });
+            dy
+        });
+        let dy: &[f32] = masked.as_deref().unwrap_or(&grad_out);
+        let mut grad_x = if options.input_gradient {
+            take_grad!(grads, &x_ghost)
+        } else {
+            Vec::new()
+        };
         let mut grad_w = take_grad!(grads, &w_ghost);
         let mut grad_b = take_grad!(grads, &b_ghost);
-        conv2d_backward(
+        backward_planned(
             &x_data,
             &w_data,
-            &grad_out,
+            dy,
             &shape,
-            &mut grad_x,
+            options.input_gradient.then_some(&mut grad_x[..]),
             &mut grad_w,
             &mut grad_b,
+            shape.plan(),
         );
         put_grad!(grads, &out_ghost, grad_out);
-        put_grad!(grads, &x_ghost, grad_x);
+        if options.input_gradient {
+            put_grad!(grads, &x_ghost, grad_x);
+        }
         put_grad!(grads, &w_ghost, grad_w);
         put_grad!(grads, &b_ghost, grad_b);
         Ok(())
@@ -528,7 +643,7 @@ mod tests {
     /// Every way of splitting the batch the kernels support: serial and parallel tasks of
     /// 1, 3 and all images, and the plan the layer would choose.
     fn plans(s: &ConvShape) -> Vec<Plan> {
-        let mut plans = vec![s.plan()];
+        let mut plans = vec![s.plan(), s.forward_plan()];
         for chunk in [1, 3, s.batch] {
             for parallel in [false, true] {
                 plans.push(Plan { chunk, parallel });
@@ -550,7 +665,7 @@ mod tests {
             let b = values(s.out_channels, 3 * i as u64 + 2);
             let expected = reference_conv(&to_f64(&x), &to_f64(&w), &to_f64(&b), &s);
             for plan in plans(&s) {
-                let got = forward_planned(&x, &w, &b, &s, plan);
+                let got = forward_planned(&x, &w, &b, &s, plan, false);
                 for (j, (g, e)) in got.iter().zip(&expected).enumerate() {
                     assert!(
                         (*g as f64 - e).abs() < 1e-4,
@@ -625,6 +740,39 @@ mod tests {
         }
     }
 
+    /// Scratch buffers come back with stale contents; with every pooled buffer full of NaN
+    /// the forward and backward passes still match the plans run on clean buffers, so no
+    /// kernel reads a temporary before writing it.
+    #[test]
+    fn stale_scratch_contents_are_never_read() {
+        for (i, &case) in CASES.iter().enumerate() {
+            let s = shape_of(case);
+            let x = values(s.input_len(), 5 * i as u64);
+            let w = values(s.weight_len(), 5 * i as u64 + 1);
+            let b = values(s.out_channels, 5 * i as u64 + 2);
+            let dy = values(s.output_len(), 5 * i as u64 + 3);
+            let expected = reference_conv(&to_f64(&x), &to_f64(&w), &to_f64(&b), &s);
+            for plan in plans(&s) {
+                crate::cnn::scratch::poison_all_threads();
+                let got = forward_planned(&x, &w, &b, &s, plan, false);
+                for (g, e) in got.iter().zip(&expected) {
+                    assert!((*g as f64 - e).abs() < 1e-4, "case {case:?} {plan:?}");
+                }
+                crate::cnn::scratch::poison_all_threads();
+                let (mut gx, mut gw, mut gb) = (
+                    vec![0.0; s.input_len()],
+                    vec![0.0; s.weight_len()],
+                    vec![0.0; s.out_channels],
+                );
+                backward_planned(&x, &w, &dy, &s, Some(&mut gx), &mut gw, &mut gb, plan);
+                assert!(
+                    gx.iter().chain(&gw).chain(&gb).all(|v| v.is_finite()),
+                    "case {case:?} {plan:?}: NaN from a stale buffer"
+                );
+            }
+        }
+    }
+
     /// The backward pass gives the same gradients however the batch is chunked.
     #[test]
     fn backward_is_independent_of_chunking() {
@@ -638,7 +786,7 @@ mod tests {
                 vec![0.0; s.weight_len()],
                 vec![0.0; s.out_channels],
             );
-            backward_planned(&x, &w, &dy, &s, &mut gx, &mut gw, &mut gb, plan);
+            backward_planned(&x, &w, &dy, &s, Some(&mut gx), &mut gw, &mut gb, plan);
             (gx, gw, gb)
         };
         let whole = run(Plan {
@@ -655,6 +803,66 @@ mod tests {
                 .zip(part.0.iter().chain(&part.1).chain(&part.2))
             {
                 assert!((a - b).abs() < 1e-4, "{plan:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    /// The fused ReLU gives dfdx's `conv2d(..).relu()` exactly, forward and in the weight and
+    /// bias gradients; without the input gradient the input gets none, and the weight and bias
+    /// gradients are unchanged.
+    #[test]
+    fn fused_relu_and_skipped_input_gradient_match_the_plain_op() {
+        let dev: Cpu = Default::default();
+        for (i, &case) in CASES.iter().enumerate() {
+            let s = shape_of(case);
+            let g = s.geometry;
+            let x = dev.tensor_from_vec(
+                values(s.input_len(), 9 * i as u64),
+                (s.batch, g.channels, g.height, g.width),
+            );
+            let w = dev.tensor_from_vec(
+                values(s.weight_len(), 9 * i as u64 + 1),
+                (s.out_channels, g.channels, g.kernel, g.kernel),
+            );
+            let b =
+                dev.tensor_from_vec(values(s.out_channels, 9 * i as u64 + 2), (s.out_channels,));
+            let plain = conv2d(x.leaky_trace(), w.clone(), b.clone(), g.stride, g.padding)
+                .unwrap()
+                .relu();
+            let r = dev.tensor_from_vec(values(s.output_len(), 9 * i as u64 + 3), *plain.shape());
+            let plain_out = plain.as_vec();
+            let want = (plain * r.clone()).sum().backward();
+            for input_gradient in [true, false] {
+                let options = ConvOptions {
+                    relu: true,
+                    input_gradient,
+                };
+                let fused = conv2d_with(
+                    x.leaky_trace(),
+                    w.clone(),
+                    b.clone(),
+                    g.stride,
+                    g.padding,
+                    options,
+                )
+                .unwrap();
+                assert_eq!(fused.as_vec(), plain_out, "case {case:?}");
+                let got = (fused * r.clone()).sum().backward();
+                for (a, b) in [
+                    (got.get(&w).as_vec(), want.get(&w).as_vec()),
+                    (got.get(&b).as_vec(), want.get(&b).as_vec()),
+                ] {
+                    assert!(
+                        a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-5),
+                        "case {case:?} {options:?}"
+                    );
+                }
+                if input_gradient {
+                    assert_eq!(got.get(&x).as_vec(), want.get(&x).as_vec());
+                } else {
+                    let gx = std::panic::catch_unwind(|| got.get(&x).as_vec());
+                    assert!(gx.is_err(), "case {case:?}: an input gradient was made");
+                }
             }
         }
     }

@@ -9,18 +9,23 @@
 pub mod allocator;
 pub mod batch_norm_op;
 pub mod bench;
+pub mod block_tail_op;
 pub mod conv_layer;
 pub mod conv_op;
 pub mod im2col;
 pub mod matmul;
 pub mod pool_layer;
 pub mod pool_op;
+pub mod scratch;
 pub mod seed_model;
 
 pub use allocator::retain_freed_memory;
 pub use batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
+pub use block_tail_op::{
+    conv_norm_pool_dropout_train, conv_norm_train, norm_pool_dropout_train, ReluPlacement,
+};
 pub use conv_layer::Conv2d;
-pub use conv_op::{conv2d, ConvShape};
+pub use conv_op::{conv2d, conv2d_with, ConvOptions, ConvShape};
 pub use im2col::WindowGeometry;
 pub use pool_layer::{AvgPool2d, GlobalAvgPool, MaxPool2d};
 pub use pool_op::{avg_pool2d, global_avg_pool2d, max_pool2d};

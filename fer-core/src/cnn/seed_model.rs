@@ -1,5 +1,8 @@
 //! The seed's CNN (the Keras model in `shared/peers/keras_seed.py`), built from this crate's
-//! convolution and pooling layers and dfdx's batch norm, dropout and linear layers.
+//! convolution and pooling layers and dfdx's batch norm, dropout and linear layers. In training
+//! each pooled block runs as one fused op,
+//! [`conv_norm_pool_dropout_train`](super::conv_norm_pool_dropout_train), and the stem's ReLU is
+//! fused into its convolution; the eval pass uses the separate ops.
 //!
 //! ```text
 //! input                                   [N, 1, 48, 48]
@@ -28,8 +31,10 @@ use dfdx::shapes::{Const, Dim, Dtype};
 use dfdx::tensor::{Cpu, NoneTape, OwnedTape, Storage, Tensor};
 use dfdx::tensor_ops::{Device, ReshapeTo};
 
-use super::batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
+use super::batch_norm_op::{batch_norm2d_eval, Activation};
+use super::block_tail_op::{conv_norm_pool_dropout_train, ReluPlacement};
 use super::conv_layer::Conv2d;
+use super::conv_op::ConvOptions;
 use super::pool_op::max_pool2d;
 use crate::error::{FerError, Result};
 
@@ -171,10 +176,13 @@ impl<const I: usize, const O: usize, const K: usize, const P: usize> ConvBlock<I
         &mut self,
         x: Map<I, OwnedTape<f32, Cpu>>,
     ) -> Result<Map<O, OwnedTape<f32, Cpu>>> {
-        let y = self.conv.try_conv(x)?.try_relu()?;
-        let y = batch_norm2d_train(y, &mut self.norm, Activation::Identity)?;
-        let y = max_pool2d(y, 2, 2)?;
-        Ok(Dropout { p: SEED_DROPOUT }.try_forward_mut(y)?)
+        conv_norm_pool_dropout_train(
+            x,
+            &self.conv,
+            &mut self.norm,
+            ReluPlacement::BeforeNorm,
+            SEED_DROPOUT,
+        )
     }
 
     fn forward_eval(&self, x: Map<I, NoneTape>) -> Result<Map<O, NoneTape>> {
@@ -233,12 +241,18 @@ impl SeedModel {
     }
 
     /// Training forward pass: batch statistics (and running-statistics updates) in batch norm,
-    /// dropout active, gradients recorded on `x`'s tape.
+    /// dropout active, gradients recorded on `x`'s tape for the parameters (not for `x`: the
+    /// first convolution skips its input gradient).
     pub fn forward_train(
         &mut self,
         x: SeedInput<OwnedTape<f32, Cpu>>,
     ) -> Result<SeedLogits<OwnedTape<f32, Cpu>>> {
-        let x = self.stem.try_conv(x)?.try_relu()?; // [N, 32, 48, 48]
+        // ReLU fused into the convolution; the images need no gradient.
+        let stem = ConvOptions {
+            relu: true,
+            input_gradient: false,
+        };
+        let x = self.stem.try_conv_with(x, stem)?; // [N, 32, 48, 48]
         let x = self.blocks.0.forward_train(x)?; // [N, 64, 24, 24]
         let x = self.blocks.1.forward_train(x)?; // [N, 128, 12, 12]
         let x = self.blocks.2.forward_train(x)?; // [N, 512, 6, 6]
