@@ -21,7 +21,6 @@ use dfdx::shapes::{Dim, HasShape};
 use dfdx::tensor::{Cpu, Merge, PutTape, SplitTape, Tape, Tensor, TensorFromVec};
 use dfdx::tensor_ops::ReshapeTo;
 use rayon::prelude::*;
-use std::sync::Mutex;
 
 use super::im2col::{col2im_add, im2col, WindowGeometry};
 use super::matmul::{matmul, MatMut, MatRef};
@@ -250,8 +249,10 @@ pub fn conv2d_backward(
 type BackwardChunk<'a> = (Option<&'a mut [f32]>, &'a [f32]);
 
 /// [`conv2d_backward`] with an explicit plan; without `grad_input` the input gradient (a third
-/// of the backward FLOPs and the col2im pass) is skipped. Each thread sums its tasks' weight and
-/// bias gradients into its own accumulator, and the accumulators are added at the end.
+/// of the backward FLOPs and the col2im pass) is skipped. Chunk `i` goes to lane `i % lanes`;
+/// each lane sums its chunks' weight and bias gradients, in chunk order, into its own
+/// accumulator, and the accumulators are added in lane order at the end: the summation order is
+/// fixed by the plan, never by scheduling, so the same seed trains to the same weights.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward_planned(
     input: &[f32],
@@ -275,11 +276,8 @@ pub(crate) fn backward_planned(
     let (rows, plane, outc) = (g.col_rows(), g.out_plane(), shape.out_channels);
     let threads = gemm_threads(plan);
     let chunk = plan.chunk;
-    // One (weight, bias) gradient accumulator per rayon thread, allocated on first use.
-    let accumulators: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = (0..rayon::current_num_threads())
-        .map(|_| Mutex::new((Vec::new(), Vec::new())))
-        .collect();
-    let task = |((grad_images, images), grad_out): (BackwardChunk<'_>, &[f32])| {
+    let task = |((grad_images, images), grad_out): (BackwardChunk<'_>, &[f32]),
+                accumulator: &mut (Vec<f32>, Vec<f32>)| {
         let count = images.len() / g.image_len();
         let width = count * plane;
         // The chunk's output gradient as [O, count * H'W'] (one image already is).
@@ -300,9 +298,7 @@ pub(crate) fn backward_planned(
         let mut col = Scratch::take(rows * width);
         build_columns(images, g, &mut col);
         {
-            let slot = rayon::current_thread_index().unwrap_or(0) % accumulators.len();
-            let mut guard = accumulators[slot].lock().unwrap_or_else(|e| e.into_inner());
-            let (acc_w, acc_b) = &mut *guard;
+            let (acc_w, acc_b) = accumulator;
             if acc_w.is_empty() {
                 *acc_w = vec![0.0; outc * rows];
                 *acc_b = vec![0.0; outc];
@@ -339,21 +335,32 @@ pub(crate) fn backward_planned(
         Some(grad_input) => grad_input.chunks_mut(in_len).map(Some).collect(),
         None => input.chunks(in_len).map(|_| None).collect(),
     };
-    if plan.parallel {
-        grad_chunks
-            .into_par_iter()
-            .zip(input.par_chunks(in_len))
-            .zip(grad_output.par_chunks(out_len))
-            .for_each(task);
+    let lanes = if plan.parallel {
+        rayon::current_num_threads()
     } else {
-        grad_chunks
-            .into_iter()
-            .zip(input.chunks(in_len))
-            .zip(grad_output.chunks(out_len))
-            .for_each(task);
+        1
+    };
+    let mut lane_chunks: Vec<Vec<_>> = (0..lanes).map(|_| Vec::new()).collect();
+    let chunks = grad_chunks
+        .into_iter()
+        .zip(input.chunks(in_len))
+        .zip(grad_output.chunks(out_len));
+    for (i, chunk) in chunks.enumerate() {
+        lane_chunks[i % lanes].push(chunk);
     }
-    for slot in accumulators {
-        let (acc_w, acc_b) = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+    let run_lane = |chunks: Vec<_>| {
+        let mut accumulator = (Vec::new(), Vec::new());
+        for chunk in chunks {
+            task(chunk, &mut accumulator);
+        }
+        accumulator
+    };
+    let accumulators: Vec<(Vec<f32>, Vec<f32>)> = if plan.parallel {
+        lane_chunks.into_par_iter().map(run_lane).collect()
+    } else {
+        lane_chunks.into_iter().map(run_lane).collect()
+    };
+    for (acc_w, acc_b) in accumulators {
         if acc_w.is_empty() {
             continue;
         }
