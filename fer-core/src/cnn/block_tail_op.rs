@@ -422,6 +422,32 @@ impl Tail {
 /// A batch of feature maps recording onto a training tape.
 pub type TracedMaps<B, C, H, W> = Tensor<(B, C, H, W), f32, Cpu, OwnedTape<f32, Cpu>>;
 
+/// The shape of a fused op's convolution on `batch` maps of `channels x h x w`, refusing
+/// inputs whose channel count is not the layer's.
+fn fused_conv_shape<
+    const I: usize,
+    const O: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+>(
+    batch: usize,
+    channels: usize,
+    h: usize,
+    w: usize,
+) -> Result<ConvShape> {
+    if channels != I {
+        return Err(FerError::ShapeMismatch(format!(
+            "conv2d: input has {channels} channels but the weight expects {I}"
+        )));
+    }
+    Ok(ConvShape {
+        batch,
+        out_channels: O,
+        geometry: WindowGeometry::new(I, h, w, K, S, P)?,
+    })
+}
+
 /// Convolution (stride `S`, padding `P`, no activation) followed by the block tail of
 /// [`norm_pool_dropout_train`], as one dfdx operation. The convolution's output never becomes
 /// a dfdx tensor: the tail reads it where the convolution wrote it, and its gradient goes
@@ -449,18 +475,9 @@ pub fn conv_norm_pool_dropout_train<
     dropout: f32,
 ) -> Result<ChannelMaps<B, O, usize, usize, OwnedTape<f32, Cpu>>> {
     let (batch, channels, h, w) = *x.shape();
-    if channels.size() != I {
-        return Err(FerError::ShapeMismatch(format!(
-            "conv2d: input has {} channels but the weight expects {I}",
-            channels.size()
-        )));
-    }
-    let geometry = WindowGeometry::new(I, h.size(), w.size(), K, S, P)?;
-    let shape = ConvShape {
-        batch: batch.size(),
-        out_channels: O,
-        geometry,
-    };
+    let shape =
+        fused_conv_shape::<I, O, K, S, P>(batch.size(), channels.size(), h.size(), w.size())?;
+    let geometry = shape.geometry;
     let seed = x.device().random_u64();
     let (oh, ow) = (geometry.out_height, geometry.out_width);
     let tail = Tail::new(batch.size(), O, oh, ow, relu, dropout, seed)?;
@@ -535,18 +552,9 @@ pub fn conv_norm_train<
     input_gradient: bool,
 ) -> Result<ChannelMaps<B, O, usize, usize, OwnedTape<f32, Cpu>>> {
     let (batch, channels, h, w) = *x.shape();
-    if channels.size() != I {
-        return Err(FerError::ShapeMismatch(format!(
-            "conv2d: input has {} channels but the weight expects {I}",
-            channels.size()
-        )));
-    }
-    let geometry = WindowGeometry::new(I, h.size(), w.size(), K, S, P)?;
-    let shape = ConvShape {
-        batch: batch.size(),
-        out_channels: O,
-        geometry,
-    };
+    let shape =
+        fused_conv_shape::<I, O, K, S, P>(batch.size(), channels.size(), h.size(), w.size())?;
+    let geometry = shape.geometry;
     let plane = geometry.out_plane();
     check_batch(batch.size() * plane)?;
 
