@@ -108,6 +108,22 @@ pub(crate) fn batch_stats(
     }
 }
 
+/// Batch norm with batch statistics as one affine map per channel, `y = a[c] x + b[c]`:
+/// `a = scale / std`, `b = shift - a * mean`; returned with the scale, which backward needs.
+pub(crate) fn affine_coefficients<const C: usize>(
+    norm: &BatchNorm2D<C, f32, Cpu>,
+    stats: &BatchStats,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (gamma, beta) = (norm.scale.as_vec(), norm.bias.as_vec());
+    let a: Vec<f32> = gamma
+        .iter()
+        .zip(&stats.inv_std)
+        .map(|(g, s)| g * s)
+        .collect();
+    let b = (0..C).map(|c| beta[c] - a[c] * stats.mean[c]).collect();
+    (gamma, a, b)
+}
+
 /// Moves `norm`'s running statistics towards the batch's as dfdx does: `running = (1 -
 /// momentum) * running + momentum * batch`, with the unbiased variance (`count / (count - 1)`,
 /// `count` values per channel).
@@ -263,14 +279,7 @@ pub(crate) fn norm_forward<const C: usize>(
 ) -> (Vec<f32>, NormState) {
     let stats = batch_stats(x, C, plane, norm.epsilon, false);
     update_running_stats(norm, &stats, x.len() / C);
-    let gamma = norm.scale.as_vec();
-    let beta = norm.bias.as_vec();
-    let a: Vec<f32> = gamma
-        .iter()
-        .zip(&stats.inv_std)
-        .map(|(g, s)| g * s)
-        .collect();
-    let b: Vec<f32> = (0..C).map(|c| beta[c] - a[c] * stats.mean[c]).collect();
+    let (gamma, a, b) = affine_coefficients(norm, &stats);
     let out = affine(x, plane, &a, &b, activation);
     let state = NormState {
         mean: stats.mean,

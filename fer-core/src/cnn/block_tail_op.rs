@@ -30,7 +30,8 @@ use dfdx::tensor_ops::ReshapeTo;
 use rayon::prelude::*;
 
 use super::batch_norm_op::{
-    batch_stats, check_batch, norm_forward, update_running_stats, Activation, ChannelMaps,
+    affine_coefficients, batch_stats, check_batch, norm_forward, update_running_stats, Activation,
+    ChannelMaps,
 };
 use super::conv_layer::Conv2d;
 use super::conv_op::{backward_planned, forward_planned, put_grad, take_grad, ConvShape};
@@ -290,14 +291,7 @@ impl Tail {
             (self.plane, self.pooled.plane(), self.before, self.mask);
         let stats = batch_stats(x, C, plane, norm.epsilon, before);
         update_running_stats(norm, &stats, self.count);
-        let gamma = norm.scale.as_vec();
-        let beta = norm.bias.as_vec();
-        let a: Vec<f32> = gamma
-            .iter()
-            .zip(&stats.inv_std)
-            .map(|(g, s)| g * s)
-            .collect();
-        let b: Vec<f32> = (0..C).map(|c| beta[c] - a[c] * stats.mean[c]).collect();
+        let (gamma, a, b) = affine_coefficients(norm, &stats);
         let mut out = vec![0.0f32; x.len() / plane * plane_out];
         let mut argmax = vec![0u8; out.len()];
         out.par_chunks_mut(plane_out)
