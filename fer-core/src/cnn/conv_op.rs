@@ -1,5 +1,6 @@
 //! 2-D convolution as a dfdx tensor operation: forward pass and a backward pass registered on
-//! the tape, both as im2col + GEMM.
+//! the tape, both as im2col + GEMM, or for 3x3 "same" layers as Winograd F(2x2, 3x3) products
+//! ([`super::winograd`], chosen by [`ConvShape`]'s plan).
 //!
 //! dfdx 0.13 has a convolution only behind its `nightly` feature, which no longer builds, so
 //! this op is written on dfdx's stable public API (`split_tape`, `Tape::add_backward_op`,
@@ -25,6 +26,7 @@ use rayon::prelude::*;
 use super::im2col::{col2im_add, im2col, WindowGeometry};
 use super::matmul::{matmul, MatMut, MatRef};
 use super::scratch::Scratch;
+use super::winograd;
 use crate::error::{FerError, Result};
 
 /// Target size of one task's column matrix in bytes when tasks run in parallel: this CPU's L2
@@ -46,13 +48,22 @@ const SERIAL_FORWARD_CHUNK_BYTES: usize = 64 << 20;
 /// and 9.4 MB) few large chunks sharing a multi-threaded GEMM are cheaper.
 const PARALLEL_MAX_WEIGHT_BYTES: usize = 1 << 20;
 
-/// How a layer's batch is split into GEMM tasks.
+/// How a layer's batch is split into im2col + GEMM tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Plan {
+pub(crate) struct Im2colPlan {
     /// Images per task.
     chunk: usize,
     /// Tasks run in parallel (single-threaded GEMMs) rather than in turn (parallel GEMMs).
     parallel: bool,
+}
+
+/// The algorithm a layer runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// im2col + GEMM, any geometry.
+    Im2col(Im2colPlan),
+    /// Winograd F(2x2, 3x3): 3x3 kernels, stride 1, padding 1 (see [`super::winograd`]).
+    Winograd,
 }
 
 /// Everything about one convolution call that is not data: batch size, window geometry and
@@ -87,7 +98,8 @@ impl ConvShape {
         self.out_channels * self.geometry.col_rows()
     }
 
-    /// Chooses the task split; see [`PARALLEL_MAX_WEIGHT_BYTES`].
+    /// Chooses the algorithm: Winograd where it pays off (3x3 "same" layers with at least a few
+    /// input channels), otherwise im2col with the task split of [`PARALLEL_MAX_WEIGHT_BYTES`].
     pub(crate) fn plan(&self) -> Plan {
         self.plan_with(SERIAL_CHUNK_BYTES)
     }
@@ -98,6 +110,14 @@ impl ConvShape {
     }
 
     fn plan_with(&self, serial_chunk_bytes: usize) -> Plan {
+        if winograd::pays_off(self) {
+            Plan::Winograd
+        } else {
+            Plan::Im2col(self.im2col_plan(serial_chunk_bytes))
+        }
+    }
+
+    fn im2col_plan(&self, serial_chunk_bytes: usize) -> Im2colPlan {
         let per_image = (self.geometry.col_rows() * self.geometry.out_plane() * 4).max(1);
         let threads = rayon::current_num_threads();
         let parallel =
@@ -107,7 +127,7 @@ impl ConvShape {
         } else {
             serial_chunk_bytes / per_image
         };
-        Plan {
+        Im2colPlan {
             chunk: chunk.clamp(1, self.batch.max(1)),
             parallel,
         }
@@ -131,7 +151,7 @@ pub fn conv2d_forward(input: &[f32], weight: &[f32], bias: &[f32], shape: &ConvS
 
 /// GEMM threads per task: one when tasks run in parallel (nesting would also let a thread
 /// wait on a lock it holds), all of them otherwise.
-fn gemm_threads(plan: Plan) -> usize {
+fn gemm_threads(plan: Im2colPlan) -> usize {
     if plan.parallel {
         1
     } else {
@@ -153,6 +173,10 @@ pub(crate) fn forward_planned(
     assert_eq!(input.len(), shape.input_len());
     assert_eq!(weight.len(), shape.weight_len());
     assert_eq!(bias.len(), shape.out_channels);
+    let plan = match plan {
+        Plan::Winograd => return winograd::forward(input, weight, bias, shape, relu),
+        Plan::Im2col(plan) => plan,
+    };
     let g = &shape.geometry;
     let (rows, plane, outc) = (g.col_rows(), g.out_plane(), shape.out_channels);
     let threads = gemm_threads(plan);
@@ -272,6 +296,20 @@ pub(crate) fn backward_planned(
     assert_eq!(grad_weight.len(), shape.weight_len());
     assert_eq!(grad_output.len(), shape.output_len());
     assert_eq!(grad_bias.len(), shape.out_channels);
+    let plan = match plan {
+        Plan::Winograd => {
+            return winograd::backward(
+                input,
+                weight,
+                grad_output,
+                shape,
+                grad_input,
+                grad_weight,
+                grad_bias,
+            )
+        }
+        Plan::Im2col(plan) => plan,
+    };
     let g = &shape.geometry;
     let (rows, plane, outc) = (g.col_rows(), g.out_plane(), shape.out_channels);
     let threads = gemm_threads(plan);
@@ -627,8 +665,10 @@ mod tests {
     /// (batch, channels, height, width, filters, kernel, stride, padding): odd and even sizes,
     /// kernels 1/3/5, strides 1/2, paddings 0/1/2, batches 1 and 7.
     type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
-    const CASES: [Case; 8] = [
+    const CASES: [Case; 9] = [
         (1, 1, 5, 5, 2, 1, 1, 0),
+        // 3x3 "same" with enough channels that the layer itself picks Winograd; odd height.
+        (1, 64, 3, 4, 2, 3, 1, 1),
         (7, 2, 7, 5, 3, 3, 1, 1),
         (1, 3, 9, 7, 2, 5, 2, 2),
         (7, 2, 6, 7, 3, 3, 2, 0),
@@ -647,14 +687,18 @@ mod tests {
         }
     }
 
-    /// Every way of splitting the batch the kernels support: serial and parallel tasks of
-    /// 1, 3 and all images, and the plan the layer would choose.
+    /// Every way of running the layer the kernels support: im2col in serial and parallel
+    /// tasks of 1, 3 and all images, Winograd where the geometry allows it (whatever the
+    /// channel count), and the plans the layer would choose.
     fn plans(s: &ConvShape) -> Vec<Plan> {
         let mut plans = vec![s.plan(), s.forward_plan()];
         for chunk in [1, 3, s.batch] {
             for parallel in [false, true] {
-                plans.push(Plan { chunk, parallel });
+                plans.push(Plan::Im2col(Im2colPlan { chunk, parallel }));
             }
+        }
+        if winograd::supports(&s.geometry) {
+            plans.push(Plan::Winograd);
         }
         plans
     }
@@ -693,6 +737,13 @@ mod tests {
         let dev: Cpu = Default::default();
         for (i, &case) in CASES.iter().enumerate() {
             let s = shape_of(case);
+            if case == CASES[1] {
+                assert_eq!(
+                    s.plan(),
+                    Plan::Winograd,
+                    "the op's own choice is checked here"
+                );
+            }
             let g = s.geometry;
             let (x, w, b) = (
                 values(s.input_len(), 7 * i as u64),
@@ -783,7 +834,7 @@ mod tests {
     /// The backward pass gives the same gradients however the batch is chunked.
     #[test]
     fn backward_is_independent_of_chunking() {
-        let s = shape_of(CASES[1]);
+        let s = shape_of(CASES[2]);
         let x = values(s.input_len(), 11);
         let w = values(s.weight_len(), 12);
         let dy = values(s.output_len(), 13);
@@ -796,10 +847,10 @@ mod tests {
             backward_planned(&x, &w, &dy, &s, Some(&mut gx), &mut gw, &mut gb, plan);
             (gx, gw, gb)
         };
-        let whole = run(Plan {
+        let whole = run(Plan::Im2col(Im2colPlan {
             chunk: 7,
             parallel: false,
-        });
+        }));
         for plan in plans(&s) {
             let part = run(plan);
             for (a, b) in whole
@@ -810,6 +861,34 @@ mod tests {
                 .zip(part.0.iter().chain(&part.1).chain(&part.2))
             {
                 assert!((a - b).abs() < 1e-4, "{plan:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    /// Winograd in chunks of 1 and 2 images (the last chunk short) equals the whole batch at
+    /// once: outputs, and input, weight and bias gradients, the weight gradient summed over
+    /// chunks (both paths are f32 sums of the same terms in different orders: 1e-4).
+    #[test]
+    fn winograd_chunks_add_up_to_the_whole_batch() {
+        let s = shape_of((5, 8, 6, 5, 4, 3, 1, 1));
+        let x = values(s.input_len(), 21);
+        let w = values(s.weight_len(), 22);
+        let b = values(s.out_channels, 23);
+        let dy = values(s.output_len(), 24);
+        let run = |chunk| {
+            let y = winograd::forward_chunked(&x, &w, &b, &s, false, chunk);
+            let (mut gx, mut gw, mut gb) = (
+                vec![0.0; s.input_len()],
+                vec![0.0; s.weight_len()],
+                vec![0.0; s.out_channels],
+            );
+            winograd::backward_chunked(&x, &w, &dy, &s, Some(&mut gx), &mut gw, &mut gb, chunk);
+            [y, gx, gw, gb].concat()
+        };
+        let whole = run(s.batch);
+        for chunk in [1, 2] {
+            for (a, b) in whole.iter().zip(run(chunk)) {
+                assert!((a - b).abs() < 1e-4, "chunk {chunk}: {a} vs {b}");
             }
         }
     }

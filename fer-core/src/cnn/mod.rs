@@ -3,7 +3,7 @@
 //!
 //! dfdx 0.13 compiles its convolution and pooling only with its `nightly` feature, which no
 //! longer builds; [`conv2d`], [`max_pool2d`], [`avg_pool2d`] and [`global_avg_pool2d`] are those
-//! operations on dfdx's stable API (im2col + the `gemm` crate), and [`Conv2d`], [`MaxPool2d`],
+//! operations on dfdx's stable API (im2col or Winograd, and the `gemm` crate), and [`Conv2d`], [`MaxPool2d`],
 //! [`AvgPool2d`] and [`GlobalAvgPool`] the layers that compose with dfdx's own.
 
 pub mod allocator;
@@ -18,6 +18,7 @@ pub mod pool_layer;
 pub mod pool_op;
 pub mod scratch;
 pub mod seed_model;
+mod winograd;
 
 pub use allocator::retain_freed_memory;
 pub use batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
