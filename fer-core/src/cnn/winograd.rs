@@ -1,5 +1,6 @@
-//! Winograd F(2x2, 3x3) convolution for 3x3 kernels with stride 1 and padding 1 (every
-//! "same" 3x3 layer of both models), forward and backward.
+//! Winograd F(2x2, 3x3) convolution for 3x3 kernels with stride 1 and padding 1 (the "same"
+//! 3x3 layers of both models, used where they have at least [`MIN_CHANNELS`] input channels),
+//! forward and backward.
 //!
 //! Each 2x2 block of outputs comes from the 4x4 input tile around it with 16 products per
 //! (input channel, filter) pair instead of 36 (Lavin & Gray, "Fast Algorithms for Convolutional
