@@ -191,9 +191,8 @@ fn store_block(
     }
 }
 
-/// Transforms one channel's planes of `count` images (plane `i` is
-/// `planes(i)`) into `out`, laid out `[ξ][tile]` with `tiles = count * t.per_image()`: the input
-/// tiles `Bᵀ d B` of the zero-padded planes.
+/// The input tiles `Bᵀ d B` of one channel's zero-padded planes in `count` images (image `i`'s
+/// plane is `planes(i)`), into `out` laid out `[ξ][tile]` (`count * t.per_image()` tiles).
 fn input_tiles<'a>(t: &Tiling, count: usize, planes: impl Fn(usize) -> &'a [f32], out: &mut [f32]) {
     let tiles = count * t.per_image();
     for i in 0..count {
@@ -289,9 +288,9 @@ fn products<'a>(
         });
 }
 
-/// Applies `Aᵀ m A` to the `[ξ][plane][tile]` products `m` of a chunk and hands each output
-/// pixel to `store(plane, pixel, value)`; `planes` is the chunk's output, `planes_per_image`
-/// planes per image.
+/// Applies `Aᵀ m A` to the `[ξ][channel][tile]` products `m` of a chunk and hands each output
+/// pixel of `out` (the chunk's `N x planes_per_image x H x W` output) to
+/// `store(channel, pixel, value)`.
 fn output_blocks(
     m: &[f32],
     t: &Tiling,
