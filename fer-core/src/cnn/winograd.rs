@@ -191,23 +191,6 @@ fn store_block(
     }
 }
 
-/// The input tiles `Bᵀ d B` of one channel's zero-padded planes in `count` images (image `i`'s
-/// plane is `planes(i)`), into `out` laid out `[ξ][tile]` (`count * t.per_image()` tiles).
-fn input_tiles<'a>(t: &Tiling, count: usize, planes: impl Fn(usize) -> &'a [f32], out: &mut [f32]) {
-    let tiles = count * t.per_image();
-    for i in 0..count {
-        let plane = planes(i);
-        t.for_each_block(|tile, top, left| {
-            let d = window::<4>(plane, t, top as isize - 1, left as isize - 1);
-            let v = sandwich(d, bt_times);
-            let p = i * t.per_image() + tile;
-            for (xi, value) in v.iter().flatten().enumerate() {
-                out[xi * tiles + p] = *value;
-            }
-        });
-    }
-}
-
 /// The filter transform, laid out `[O][ξ][C]`: row `ξ` of filter `o`'s block is `G g Gᵀ`
 /// at position `ξ` for each input channel.
 fn filter_tiles(weight: &[f32], out_channels: usize, channels: usize) -> Scratch {
@@ -250,19 +233,45 @@ fn position_matrix(v: &[f32], xi: usize, channels: usize, tiles: usize) -> MatRe
     MatRef::strided(&v[xi * tiles..], channels, tiles, POSITIONS * tiles, 1)
 }
 
-/// Builds the `[C][ξ][tile]` input tiles of a chunk of images (`C x H x W` each).
-fn chunk_input_tiles(images: &[f32], g: &WindowGeometry, t: &Tiling, v: &mut [f32]) {
-    let count = images.len() / g.image_len();
+/// Transforms every `N x N` window of a chunk of `planes_per_image`-channel images into
+/// `out`, laid out `[channel][ξ][tile]`, in parallel over channels. Block `(top, left)`'s window
+/// starts at `(top - pad, left - pad)`, zeros outside the plane; `transform` maps it to 4x4.
+fn chunk_tiles<const N: usize>(
+    images: &[f32],
+    planes_per_image: usize,
+    t: &Tiling,
+    pad: isize,
+    transform: impl Fn([[f32; N]; N]) -> [[f32; 4]; 4] + Sync,
+    out: &mut [f32],
+) {
+    let count = images.len() / (planes_per_image * t.plane());
     let tiles = count * t.per_image();
-    v.par_chunks_mut(POSITIONS * tiles)
+    out.par_chunks_mut(POSITIONS * tiles)
         .enumerate()
-        .for_each(|(c, out)| {
-            let plane = |i: usize| {
-                let start = (i * g.channels + c) * t.plane();
-                &images[start..start + t.plane()]
-            };
-            input_tiles(t, count, plane, out);
+        .for_each(|(channel, out)| {
+            for i in 0..count {
+                let plane = &images[(i * planes_per_image + channel) * t.plane()..][..t.plane()];
+                t.for_each_block(|tile, top, left| {
+                    let d = window::<N>(plane, t, top as isize - pad, left as isize - pad);
+                    let p = i * t.per_image() + tile;
+                    for (xi, value) in transform(d).iter().flatten().enumerate() {
+                        out[xi * tiles + p] = *value;
+                    }
+                });
+            }
         });
+}
+
+/// The input tiles `Bᵀ d B` of a chunk of images, padded by one.
+fn input_tiles(images: &[f32], planes_per_image: usize, t: &Tiling, out: &mut [f32]) {
+    chunk_tiles(
+        images,
+        planes_per_image,
+        t,
+        1,
+        |d| sandwich(d, bt_times),
+        out,
+    );
 }
 
 /// For each `ξ` in parallel, `products[ξ] = lhs(ξ) · rhs(ξ)` (`rows x tiles`, single-threaded
@@ -357,7 +366,7 @@ pub(crate) fn forward_chunked(
     {
         let tiles = images.len() / g.image_len() * t.per_image();
         let mut v = Scratch::take(channels * POSITIONS * tiles);
-        chunk_input_tiles(images, g, &t, &mut v);
+        input_tiles(images, channels, &t, &mut v);
         let mut m = Scratch::take(POSITIONS * outc * tiles);
         products(
             &mut m,
@@ -431,25 +440,18 @@ pub(crate) fn backward_chunked(
         let grad_out = &grad_output[first * out_image..(first + count) * out_image];
         let tiles = count * t.per_image();
         let mut v = Scratch::take(channels * POSITIONS * tiles);
-        chunk_input_tiles(images, g, &t, &mut v);
+        input_tiles(images, channels, &t, &mut v);
 
         // Y = A dy Aᵀ per 2x2 block of the output gradient, laid out [O][ξ][tile].
         let mut dy_tiles = Scratch::take(outc * POSITIONS * tiles);
-        dy_tiles
-            .par_chunks_mut(POSITIONS * tiles)
-            .enumerate()
-            .for_each(|(o, out)| {
-                for i in 0..count {
-                    let plane = &grad_out[(i * outc + o) * t.plane()..][..t.plane()];
-                    t.for_each_block(|tile, top, left| {
-                        let e = window::<2>(plane, &t, top as isize, left as isize);
-                        let p = i * t.per_image() + tile;
-                        for (xi, value) in sandwich(e, a_times).iter().flatten().enumerate() {
-                            out[xi * tiles + p] = *value;
-                        }
-                    });
-                }
-            });
+        chunk_tiles(
+            grad_out,
+            outc,
+            &t,
+            0,
+            |e| sandwich(e, a_times),
+            &mut dy_tiles,
+        );
         // Z[ξ] (O x C) += Y[ξ] (O x tiles) · V[ξ]ᵀ (tiles x C), in chunk order.
         z.par_chunks_mut(outc * channels)
             .enumerate()
@@ -468,13 +470,7 @@ pub(crate) fn backward_chunked(
         };
         // The input gradient: the output gradient's tiles Bᵀ dy B (padded by one), reusing the
         // buffer, times the rotated filters' transform, then Aᵀ m A added into the gradient.
-        dy_tiles
-            .par_chunks_mut(POSITIONS * tiles)
-            .enumerate()
-            .for_each(|(o, out)| {
-                let plane = |i: usize| &grad_out[(i * outc + o) * t.plane()..][..t.plane()];
-                input_tiles(&t, count, plane, out);
-            });
+        input_tiles(grad_out, outc, &t, &mut dy_tiles);
         let mut m = Scratch::take(POSITIONS * channels * tiles);
         products(
             &mut m,
