@@ -236,7 +236,47 @@ fn resume_folder(dir: &Path) -> Result<PathBuf> {
     })
 }
 
+/// Refuses to resume with other settings than the run's own (its `train_config.json`), naming
+/// the fields that differ: the schedule, sampling and augmentation of a resumed run continue
+/// the interrupted one's, so a changed setting would silently give a run that neither is.
+fn check_same_settings(dir: &Path, config: &TrainConfig) -> Result<()> {
+    let path = dir.join(TRAIN_CONFIG_FILE);
+    if !path.is_file() {
+        return Ok(());
+    }
+    let saved: TrainConfig = crate::fs::read_json(&path)?;
+    let as_json = |config: &TrainConfig| {
+        serde_json::to_value(config).map_err(|source| FerError::Json {
+            path: path.clone(),
+            source,
+        })
+    };
+    let (saved, asked) = (as_json(&saved)?, as_json(config)?);
+    let (Some(saved), Some(asked)) = (saved.as_object(), asked.as_object()) else {
+        return Ok(());
+    };
+    let differences: Vec<String> = saved
+        .iter()
+        .filter(|(field, value)| asked.get(*field) != Some(value))
+        .map(|(field, value)| {
+            let asked = asked.get(field).unwrap_or(&serde_json::Value::Null);
+            format!("{field} {value} (now {asked})")
+        })
+        .collect();
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(FerError::Model {
+        path,
+        message: format!(
+            "the run was started with {}: resume with the same settings",
+            differences.join(", ")
+        ),
+    })
+}
+
 fn load_resumed(dir: &Path, config: &TrainConfig) -> Result<Resumed> {
+    check_same_settings(dir, config)?;
     let last = resume_folder(dir)?;
     let model = load_checkpoint(&last)?;
     if model.config.arch != config.arch {
@@ -796,6 +836,29 @@ mod tests {
             let position: Position =
                 crate::fs::read_json(&parts.path().join(LAST_DIR).join(POSITION_FILE)).unwrap();
             assert_eq!((position.epoch, position.step), (epoch - 1, step));
+            // Other settings are refused, naming each changed field; the exact resume below
+            // shows the refusal left the checkpoint as it was.
+            let changed = TrainConfig {
+                epochs: 4,
+                label_smoothing: 0.2,
+                ..config
+            };
+            let refusal = train(
+                &train_set,
+                &val_set,
+                &changed,
+                &options(parts.path(), true),
+                Progress::Quiet,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                refusal.contains("epochs 3 (now 4)")
+                    && refusal.contains("label_smoothing 0.1")
+                    && !refusal.contains("seed")
+                    && refusal.contains(TRAIN_CONFIG_FILE),
+                "{refusal}"
+            );
             let resumed = train(
                 &train_set,
                 &val_set,

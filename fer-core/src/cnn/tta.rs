@@ -13,8 +13,9 @@ use crate::error::{FerError, Result};
 pub const MAX_TTA_SHIFT: usize = 8;
 
 /// The shift `fer evaluate --tta-crops` and `fer predict --tta-crops` use when given none,
-/// chosen on PublicTest with the shipped model (data/models/fer-cnn/README.md).
-pub const DEFAULT_TTA_SHIFT: usize = 3;
+/// chosen on PublicTest with the shipped model (data/models/fer-cnn/README.md): correct of
+/// 3,589 with shift 1, 2, 3: 2,444, 2,427, 2,434.
+pub const DEFAULT_TTA_SHIFT: usize = 1;
 
 /// Which views of each face are classified and averaged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
@@ -541,7 +540,8 @@ pub fn fit_baseline(
 
 /// Trains a CNN on `train`, choosing the best epoch on `validation`, with a progress bar
 /// (plain lines when stderr is not a terminal) and checkpoints in `out` if given; returns the
-/// outcome and the wall time in seconds. With `catch_ctrl_c`, Ctrl-C stops the run after the
+/// outcome and the seconds its epochs took, summed over the whole history (so a resumed run
+/// also counts the epochs before it stopped). With `catch_ctrl_c`, Ctrl-C stops the run after the
 /// current step and, with `out`, saves a resumable checkpoint first (the error then says where
 /// and to use --resume); without it, Ctrl-C ends the process as usual (`fer run`, which has no
 /// --resume). Shared by `fer train cnn` and `fer run`.
@@ -553,7 +553,6 @@ pub fn train_cnn(
     resume: bool,
     catch_ctrl_c: bool,
 ) -> anyhow::Result<(fer_core::cnn::TrainOutcome, f64)> {
-    let started = Instant::now();
     let outcome = fer_core::cnn::train(
         train,
         validation,
@@ -565,7 +564,8 @@ pub fn train_cnn(
         },
         fer_core::cnn::Progress::Auto,
     )?;
-    Ok((outcome, started.elapsed().as_secs_f64()))
+    let seconds = outcome.history.iter().map(|epoch| epoch.seconds).sum();
+    Ok((outcome, seconds))
 }
 
 /// The flag a Ctrl-C sets, installed once per process (ctrlc accepts one handler). The first
