@@ -1,5 +1,5 @@
 //! 2-D convolution as a dfdx tensor operation: forward pass and a backward pass registered on
-//! the tape, both as im2col + GEMM, or for 3x3 "same" layers as Winograd F(2x2, 3x3) products
+//! the tape, both as im2col + GEMM, or for 3x3 and 5x5 "same" layers as Winograd products
 //! ([`super::winograd`], chosen by [`ConvShape`]'s plan).
 //!
 //! dfdx 0.13 has a convolution only behind its `nightly` feature, which no longer builds, so
@@ -62,7 +62,8 @@ pub(crate) struct Im2colPlan {
 pub(crate) enum Plan {
     /// im2col + GEMM, any geometry.
     Im2col(Im2colPlan),
-    /// Winograd F(2x2, 3x3): 3x3 kernels, stride 1, padding 1 (see [`super::winograd`]).
+    /// Winograd F(2x2, 3x3) or F(2x2, 5x5): 3x3 or 5x5 kernels, stride 1, "same" padding (see
+    /// [`super::winograd`]).
     Winograd,
 }
 
@@ -98,8 +99,8 @@ impl ConvShape {
         self.out_channels * self.geometry.col_rows()
     }
 
-    /// Chooses the algorithm: Winograd where it pays off (3x3 "same" layers with at least a few
-    /// input channels), otherwise im2col with the task split of [`PARALLEL_MAX_WEIGHT_BYTES`].
+    /// Chooses the algorithm: Winograd where it pays off (3x3 and 5x5 "same" layers with at
+    /// least a few input channels), otherwise im2col with the task split of [`PARALLEL_MAX_WEIGHT_BYTES`].
     pub(crate) fn plan(&self) -> Plan {
         self.plan_with(SERIAL_CHUNK_BYTES)
     }
@@ -665,10 +666,12 @@ mod tests {
     /// (batch, channels, height, width, filters, kernel, stride, padding): odd and even sizes,
     /// kernels 1/3/5, strides 1/2, paddings 0/1/2, batches 1 and 7.
     type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
-    const CASES: [Case; 9] = [
+    const CASES: [Case; 10] = [
         (1, 1, 5, 5, 2, 1, 1, 0),
-        // 3x3 "same" with enough channels that the layer itself picks Winograd; odd height.
+        // 3x3 and 5x5 "same" with enough channels that the layer itself picks Winograd; odd
+        // height, odd width.
         (1, 64, 3, 4, 2, 3, 1, 1),
+        (1, 64, 4, 5, 2, 5, 1, 2),
         (7, 2, 7, 5, 3, 3, 1, 1),
         (1, 3, 9, 7, 2, 5, 2, 2),
         (7, 2, 6, 7, 3, 3, 2, 0),
@@ -707,6 +710,13 @@ mod tests {
         v.iter().map(|&x| x as f64).collect()
     }
 
+    /// A forward output against the f64 reference: within 1e-4, relative above 1. Winograd
+    /// F(4x4, 5x5) rounds at about 3e-5 of the output on 64 channels of 5x5 (1.3e-4 at -5.2 here,
+    /// against 6e-6 for im2col); any indexing mistake is off by the size of a term (~0.3).
+    fn close(got: f32, expected: f64) -> bool {
+        (got as f64 - expected).abs() < 1e-4 * expected.abs().max(1.0)
+    }
+
     #[test]
     fn forward_matches_nested_loop_reference_in_every_chunking() {
         for (i, &case) in CASES.iter().enumerate() {
@@ -718,10 +728,7 @@ mod tests {
             for plan in plans(&s) {
                 let got = forward_planned(&x, &w, &b, &s, plan, false);
                 for (j, (g, e)) in got.iter().zip(&expected).enumerate() {
-                    assert!(
-                        (*g as f64 - e).abs() < 1e-4,
-                        "case {case:?} {plan:?} [{j}]: {g} vs {e}"
-                    );
+                    assert!(close(*g, *e), "case {case:?} {plan:?} [{j}]: {g} vs {e}");
                 }
             }
         }
@@ -730,14 +737,14 @@ mod tests {
     /// Gradients of `loss = sum(conv(x, w, b) * r)` from the dfdx op against central finite
     /// differences of the f64 reference. The loss is linear in each of x, w and b, so the f64
     /// differences are exact up to rounding (~1e-12); the 1e-4 tolerance covers the f32
-    /// arithmetic of the op (sums of at most 75 products of values in [-1, 1], each rounded at
-    /// 6e-8 relative).
+    /// arithmetic of the op (sums of up to 1,600 products of values in [-1, 1], 64 channels of
+    /// 5x5, each rounded at 6e-8 relative, plus Winograd's transforms).
     #[test]
     fn gradients_match_finite_differences() {
         let dev: Cpu = Default::default();
         for (i, &case) in CASES.iter().enumerate() {
             let s = shape_of(case);
-            if case == CASES[1] {
+            if case == CASES[1] || case == CASES[2] {
                 assert_eq!(
                     s.plan(),
                     Plan::Winograd,
@@ -814,7 +821,7 @@ mod tests {
                 crate::cnn::scratch::poison_all_threads();
                 let got = forward_planned(&x, &w, &b, &s, plan, false);
                 for (g, e) in got.iter().zip(&expected) {
-                    assert!((*g as f64 - e).abs() < 1e-4, "case {case:?} {plan:?}");
+                    assert!(close(*g, *e), "case {case:?} {plan:?}");
                 }
                 crate::cnn::scratch::poison_all_threads();
                 let (mut gx, mut gw, mut gb) = (
@@ -834,7 +841,7 @@ mod tests {
     /// The backward pass gives the same gradients however the batch is chunked.
     #[test]
     fn backward_is_independent_of_chunking() {
-        let s = shape_of(CASES[2]);
+        let s = shape_of(CASES[3]);
         let x = values(s.input_len(), 11);
         let w = values(s.weight_len(), 12);
         let dy = values(s.output_len(), 13);
@@ -866,29 +873,40 @@ mod tests {
     }
 
     /// Winograd in chunks of 1 and 2 images (the last chunk short) equals the whole batch at
-    /// once: outputs, and input, weight and bias gradients, the weight gradient summed over
-    /// chunks (both paths are f32 sums of the same terms in different orders: 1e-4).
+    /// once, for 3x3 and 5x5: outputs, and input, weight and bias gradients, the weight gradient
+    /// summed over chunks (both paths are f32 sums of the same terms in different orders: 1e-4).
     #[test]
     fn winograd_chunks_add_up_to_the_whole_batch() {
-        let s = shape_of((5, 8, 6, 5, 4, 3, 1, 1));
-        let x = values(s.input_len(), 21);
-        let w = values(s.weight_len(), 22);
-        let b = values(s.out_channels, 23);
-        let dy = values(s.output_len(), 24);
-        let run = |chunk| {
-            let y = winograd::forward_chunked(&x, &w, &b, &s, false, chunk);
-            let (mut gx, mut gw, mut gb) = (
-                vec![0.0; s.input_len()],
-                vec![0.0; s.weight_len()],
-                vec![0.0; s.out_channels],
-            );
-            winograd::backward_chunked(&x, &w, &dy, &s, Some(&mut gx), &mut gw, &mut gb, chunk);
-            [y, gx, gw, gb].concat()
-        };
-        let whole = run(s.batch);
-        for chunk in [1, 2] {
-            for (a, b) in whole.iter().zip(run(chunk)) {
-                assert!((a - b).abs() < 1e-4, "chunk {chunk}: {a} vs {b}");
+        for case in [(5, 8, 6, 5, 4, 3, 1, 1), (5, 8, 6, 5, 4, 5, 1, 2)] {
+            let s = shape_of(case);
+            let x = values(s.input_len(), 21);
+            let w = values(s.weight_len(), 22);
+            let b = values(s.out_channels, 23);
+            let dy = values(s.output_len(), 24);
+            let run = |chunk| {
+                let y = winograd::forward_chunked(&x, &w, &b, &s, false, Some(chunk));
+                let (mut gx, mut gw, mut gb) = (
+                    vec![0.0; s.input_len()],
+                    vec![0.0; s.weight_len()],
+                    vec![0.0; s.out_channels],
+                );
+                winograd::backward_chunked(
+                    &x,
+                    &w,
+                    &dy,
+                    &s,
+                    Some(&mut gx),
+                    &mut gw,
+                    &mut gb,
+                    Some(chunk),
+                );
+                [y, gx, gw, gb].concat()
+            };
+            let whole = run(s.batch);
+            for chunk in [1, 2] {
+                for (a, b) in whole.iter().zip(run(chunk)) {
+                    assert!((a - b).abs() < 1e-4, "{case:?} chunk {chunk}: {a} vs {b}");
+                }
             }
         }
     }
