@@ -236,9 +236,14 @@ fn resume_folder(dir: &Path) -> Result<PathBuf> {
     })
 }
 
-/// Refuses to resume with other settings than the run's own (its `train_config.json`), naming
-/// the fields that differ: the schedule, sampling and augmentation of a resumed run continue
-/// the interrupted one's, so a changed setting would silently give a run that neither is.
+/// Settings a resumed run may change: it may run more epochs (the warm-up + cosine and
+/// one-cycle schedules then stretch over the new total from the next step) or stop earlier.
+const RESUMABLE_CHANGES: [&str; 2] = ["epochs", "patience"];
+
+/// Refuses to resume with other settings than the run's own (its `train_config.json`) apart
+/// from [`RESUMABLE_CHANGES`], naming the fields that differ: the optimiser, sampling and
+/// augmentation of a resumed run continue the interrupted one's, so a changed setting would
+/// silently give a run that is neither.
 fn check_same_settings(dir: &Path, config: &TrainConfig) -> Result<()> {
     let path = dir.join(TRAIN_CONFIG_FILE);
     if !path.is_file() {
@@ -257,7 +262,9 @@ fn check_same_settings(dir: &Path, config: &TrainConfig) -> Result<()> {
     };
     let differences: Vec<String> = saved
         .iter()
-        .filter(|(field, value)| asked.get(*field) != Some(value))
+        .filter(|(field, value)| {
+            !RESUMABLE_CHANGES.contains(&field.as_str()) && asked.get(*field) != Some(value)
+        })
         .map(|(field, value)| {
             let asked = asked.get(field).unwrap_or(&serde_json::Value::Null);
             format!("{field} {value} (now {asked})")
@@ -836,11 +843,12 @@ mod tests {
             let position: Position =
                 crate::fs::read_json(&parts.path().join(LAST_DIR).join(POSITION_FILE)).unwrap();
             assert_eq!((position.epoch, position.step), (epoch - 1, step));
-            // Other settings are refused, naming each changed field; the exact resume below
-            // shows the refusal left the checkpoint as it was.
+            // Other settings are refused, naming each changed field (more epochs are allowed);
+            // the exact resume below shows the refusal left the checkpoint as it was.
             let changed = TrainConfig {
                 epochs: 4,
                 label_smoothing: 0.2,
+                seed: 9,
                 ..config
             };
             let refusal = train(
@@ -853,9 +861,9 @@ mod tests {
             .unwrap_err()
             .to_string();
             assert!(
-                refusal.contains("epochs 3 (now 4)")
-                    && refusal.contains("label_smoothing 0.1")
-                    && !refusal.contains("seed")
+                refusal.contains("label_smoothing 0.1")
+                    && refusal.contains("seed 0 (now 9)")
+                    && !refusal.contains("epochs")
                     && refusal.contains(TRAIN_CONFIG_FILE),
                 "{refusal}"
             );

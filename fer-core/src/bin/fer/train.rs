@@ -366,8 +366,8 @@ struct CnnArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Continue the run in --out from its last checkpoint (saved after every epoch, and on
-    /// Ctrl-C between two steps), exactly where it stopped. Pass the same settings as the
-    /// interrupted run.
+    /// Ctrl-C between two steps), exactly where it stopped. Other settings than the run's own
+    /// are refused, except a new --epochs (the schedule then stretches to it) or --patience.
     #[arg(long)]
     resume: bool,
     /// Print one JSON object instead of a summary.
