@@ -33,7 +33,7 @@ pub struct TrainStepReport {
     /// GFLOP/s of a large square sgemm through the `gemm` crate on all threads: the roofline.
     pub gemm_gflops: f64,
     /// GFLOP/s of the seed's convolutions, forward and backward, at the benchmark's batch,
-    /// counting a direct convolution's FLOPs: the Winograd layers do 2.25x fewer in their
+    /// counting a direct convolution's FLOPs: the Winograd layers do 2.25-6.25x fewer in their
     /// products, so this effective rate can pass the roofline.
     pub conv_gflops: f64,
 }
