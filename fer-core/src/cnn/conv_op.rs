@@ -664,9 +664,9 @@ mod tests {
     }
 
     /// (batch, channels, height, width, filters, kernel, stride, padding): odd and even sizes,
-    /// kernels 1/3/5, strides 1/2, paddings 0/1/2, batches 1 and 7.
+    /// kernels 1/3/5, strides 1/2, paddings 0/1/2, batches 1, 3 and 7.
     type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
-    const CASES: [Case; 10] = [
+    const CASES: [Case; 11] = [
         (1, 1, 5, 5, 2, 1, 1, 0),
         // 3x3 and 5x5 "same" with enough channels that the layer itself picks Winograd; odd
         // height, odd width.
@@ -679,6 +679,8 @@ mod tests {
         (7, 1, 8, 8, 2, 5, 1, 2),
         (7, 2, 7, 7, 4, 1, 2, 1),
         (7, 3, 5, 6, 2, 5, 1, 0),
+        // 3x3 "same" on a 6x6 plane: Winograd F(2x2, 3x3) (larger planes take F(4x4, 3x3)).
+        (3, 2, 6, 6, 3, 3, 1, 1),
     ];
 
     fn shape_of(case: Case) -> ConvShape {
