@@ -183,6 +183,7 @@ pub fn evaluate_loss_accuracy(model: &CnnModel, data: &Dataset) -> Result<(f64, 
 fn pipeline(augmentation: Augmentation) -> AugmentPipeline {
     match augmentation {
         Augmentation::None => AugmentPipeline::none(),
+        Augmentation::Light => AugmentPipeline::light(),
         Augmentation::Default => AugmentPipeline::default(),
         Augmentation::Strong => AugmentPipeline::strong(),
     }

@@ -102,6 +102,8 @@ fn default_plateau_patience() -> usize {
 pub enum Augmentation {
     /// The faces as they are.
     None,
+    /// [`AugmentPipeline::light`](crate::data::augment::AugmentPipeline::light).
+    Light,
     /// [`AugmentPipeline::default`](crate::data::augment::AugmentPipeline).
     Default,
     /// [`AugmentPipeline::strong`](crate::data::augment::AugmentPipeline::strong).

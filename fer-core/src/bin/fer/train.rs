@@ -350,7 +350,8 @@ struct CnnArgs {
     /// Draw class-balanced epochs.
     #[arg(long)]
     balanced: bool,
-    /// Augmentation of training batches.
+    /// Augmentation of training batches: light is mirror, shift, rotation and zoom; default adds
+    /// grey-level jitter, noise and erasing; strong makes every one larger.
     #[arg(long, value_enum, default_value_t = CnnAugment::Default)]
     augment: CnnAugment,
     /// Early-stopping patience in epochs. Default 10.
@@ -391,6 +392,7 @@ enum CnnSchedule {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum CnnAugment {
     None,
+    Light,
     Default,
     Strong,
 }
@@ -440,6 +442,7 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
         balanced_sampler: args.balanced,
         augmentation: match args.augment {
             CnnAugment::None => Augmentation::None,
+            CnnAugment::Light => Augmentation::Light,
             CnnAugment::Default => Augmentation::Default,
             CnnAugment::Strong => Augmentation::Strong,
         },
