@@ -300,8 +300,9 @@ impl AugmentPipeline {
     }
 
     /// Geometry only: the default flip, shift, rotation and zoom, without the grey-level jitter,
-    /// noise and erasing. For a network that underfits under the defaults (training accuracy
-    /// under augmentation barely above validation), and the recipe of most Keras FER2013 models.
+    /// noise and erasing (the seed's Keras recipe is of this kind). The shipped CNN trains with
+    /// it: under the defaults it underfitted, its training accuracy under augmentation barely
+    /// above validation (data/models/fer-cnn/README.md).
     pub fn light() -> Self {
         AugmentPipeline::from_valid(
             AugmentPipelineBuilder::default()
