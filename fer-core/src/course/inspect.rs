@@ -222,7 +222,7 @@ mod tests {
         let settings = train_config_table(Some(&config));
         assert!(settings
             .rows()
-            .contains(&vec!["augmentation".to_string(), "default".to_string()]));
+            .contains(&vec!["augmentation".to_string(), "light".to_string()]));
         assert!(settings
             .rows()
             .contains(&vec!["label_smoothing".to_string(), "0.1".to_string()]));

@@ -27,7 +27,7 @@ pub struct Args {
     /// Test-time augmentation: average each face's probabilities with its mirror image's.
     #[arg(long)]
     tta: bool,
-    /// Crop test-time augmentation: average over the face shifted by PIXELS (default 1; edges
+    /// Crop test-time augmentation: average over the face shifted by PIXELS (default 2; edges
     /// repeated) towards each of the four diagonals and unshifted, each with its mirror image
     /// (10 views, five times --tta's work; includes the flip).
     #[arg(long, value_name = "PIXELS", num_args = 0..=1)]
