@@ -119,7 +119,8 @@ fn train_cnn_writes_a_checkpoint_that_evaluate_scores() {
 }
 
 /// Ctrl-C (SIGINT) during `fer train cnn` saves a resumable checkpoint, says where and how to
-/// continue, and exits with 130; `--resume` with the same settings then completes the run.
+/// continue, and exits with 130; `--resume`, given only the data and the folder, then completes
+/// the run with the settings it was started with (4 epochs, not the default 35).
 #[cfg(unix)]
 #[test]
 fn ctrl_c_saves_a_checkpoint_that_resume_completes() {
@@ -195,10 +196,20 @@ fn ctrl_c_saves_a_checkpoint_that_resume_completes() {
         assert!(last.join(file).is_file(), "last/{file}");
     }
 
-    let mut resume: Vec<&str> = args.to_vec();
-    resume.extend(["--resume", "--json"]);
+    let resume = [
+        "train",
+        "cnn",
+        "--data",
+        path_str(&data),
+        "--out",
+        path_str(&ck),
+        "--resume",
+        "--json",
+    ];
     let summary = json_of(&fer(&cache, &resume));
     assert_eq!(summary["epochs_run"], 4, "{summary}");
+    assert_eq!(summary["config"]["batch_size"], 16, "{summary}");
+    assert_eq!(summary["config"]["augmentation"], "none", "{summary}");
     let history: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(last.join("history.json")).unwrap()).unwrap();
     let epochs: Vec<u64> = history

@@ -315,9 +315,9 @@ struct CnnArgs {
     /// The data set (as for `fer train baseline`). Default: $FER2013_DIR, else data/fer2013.
     #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
-    /// The network.
-    #[arg(long, value_enum, default_value_t = CnnArch::Best)]
-    arch: CnnArch,
+    /// The network. Default best.
+    #[arg(long, value_enum)]
+    arch: Option<CnnArch>,
     /// Passes over the training set. Default 35.
     #[arg(long)]
     epochs: Option<usize>,
@@ -336,9 +336,9 @@ struct CnnArgs {
     sgd: bool,
     /// Learning-rate schedule: warm-up + cosine decay to 0; one-cycle (cosine ramp from lr/25
     /// to lr over 30% of the steps, then down to lr/1e4); or warm-up, then lr halved after
-    /// --plateau-patience epochs without a better PublicTest accuracy.
-    #[arg(long, value_enum, default_value_t = CnnSchedule::Cosine)]
-    schedule: CnnSchedule,
+    /// --plateau-patience epochs without a better PublicTest accuracy. Default cosine.
+    #[arg(long, value_enum)]
+    schedule: Option<CnnSchedule>,
     /// With --schedule plateau: epochs without improvement before the rate is halved. Default 3.
     #[arg(long, value_name = "EPOCHS")]
     plateau_patience: Option<usize>,
@@ -359,9 +359,9 @@ struct CnnArgs {
     /// Early-stopping patience in epochs. Default 10.
     #[arg(long)]
     patience: Option<usize>,
-    /// Seed of weights, dropout, batch order and augmentation.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seed of weights, dropout, batch order and augmentation. Default 0.
+    #[arg(long)]
+    seed: Option<u64>,
     /// Train on at most N faces per class (the first ones), for quick runs.
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
@@ -369,8 +369,9 @@ struct CnnArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Continue the run in --out from its last checkpoint (saved after every epoch, and on
-    /// Ctrl-C between two steps), exactly where it stopped. Other settings than the run's own
-    /// are refused, except a new --epochs (the schedule then stretches to it) or --patience.
+    /// Ctrl-C between two steps), exactly where it stopped, with the settings it was started
+    /// with. Other settings than the run's own are refused, except a new --epochs (the schedule
+    /// then stretches to it) or --patience. --data and --limit are not saved: give them again.
     #[arg(long)]
     resume: bool,
     /// Print one JSON object instead of a summary.
@@ -418,12 +419,28 @@ struct CnnSummary {
 
 fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
     use fer_core::cnn::{Arch, Augmentation, OptimizerKind, Schedule, TrainConfig};
-    let arch = match args.arch {
+    if args.resume && args.out.is_none() {
+        anyhow::bail!("--resume needs --out DIR (the run to continue)");
+    }
+    let arch = args.arch.map(|arch| match arch {
         CnnArch::Seed => Arch::Seed,
         CnnArch::Best => Arch::Best,
+    });
+    // A resumed run's left-out settings are its own, not today's defaults (which may have
+    // changed since it started); settings given again are checked against them when training
+    // resumes.
+    let saved_config = args
+        .out
+        .as_ref()
+        .filter(|_| args.resume)
+        .map(|out| out.join(fer_core::cnn::train::TRAIN_CONFIG_FILE))
+        .filter(|path| path.is_file());
+    let defaults = match saved_config {
+        Some(path) => fer_core::fs::read_json::<TrainConfig>(&path)?,
+        None => TrainConfig::new(arch.unwrap_or(Arch::Best)),
     };
-    let defaults = TrainConfig::new(arch);
     let config = TrainConfig {
+        arch: arch.unwrap_or(defaults.arch),
         epochs: args.epochs.unwrap_or(defaults.epochs),
         batch_size: args.batch.unwrap_or(defaults.batch_size),
         learning_rate: args.lr.unwrap_or(defaults.learning_rate),
@@ -431,17 +448,18 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
         optimizer: if args.sgd {
             OptimizerKind::SgdNesterov
         } else {
-            OptimizerKind::Adam
+            defaults.optimizer
         },
         schedule: match args.schedule {
-            CnnSchedule::Cosine => Schedule::Cosine,
-            CnnSchedule::OneCycle => Schedule::OneCycle,
-            CnnSchedule::Plateau => Schedule::Plateau,
+            None => defaults.schedule,
+            Some(CnnSchedule::Cosine) => Schedule::Cosine,
+            Some(CnnSchedule::OneCycle) => Schedule::OneCycle,
+            Some(CnnSchedule::Plateau) => Schedule::Plateau,
         },
         plateau_patience: args.plateau_patience.unwrap_or(defaults.plateau_patience),
         label_smoothing: args.label_smoothing.unwrap_or(defaults.label_smoothing),
-        class_weighted: args.class_weighted,
-        balanced_sampler: args.balanced,
+        class_weighted: args.class_weighted || defaults.class_weighted,
+        balanced_sampler: args.balanced || defaults.balanced_sampler,
         augmentation: match args.augment {
             None => defaults.augmentation,
             Some(CnnAugment::None) => Augmentation::None,
@@ -450,14 +468,11 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
             Some(CnnAugment::Strong) => Augmentation::Strong,
         },
         patience: args.patience.or(defaults.patience),
-        seed: args.seed,
+        seed: args.seed.unwrap_or(defaults.seed),
         ..defaults
     };
     config.check()?;
-    if args.resume && args.out.is_none() {
-        anyhow::bail!("--resume needs --out DIR (the run to continue)");
-    }
-    if args.plateau_patience.is_some() && !matches!(args.schedule, CnnSchedule::Plateau) {
+    if args.plateau_patience.is_some() && config.schedule != Schedule::Plateau {
         anyhow::bail!("--plateau-patience applies only to --schedule plateau");
     }
     if args.limit == Some(0) {
