@@ -106,6 +106,13 @@ fn train_cnn_writes_a_checkpoint_that_evaluate_scores() {
     );
     super::common::assert_fails_with(&out, &["--tta-crops 9", "at most 8"]);
 
+    // A dropout rate that cannot work is refused before any data is read, naming the setting.
+    let out = fer(
+        &cache,
+        &["train", "cnn", "--data", data_arg, "--head-dropout", "1"],
+    );
+    super::common::assert_fails_with(&out, &["dropout.head", "1 is not in [0, 1)"]);
+
     // A folder that is no checkpoint.
     let out = fer(
         &cache,

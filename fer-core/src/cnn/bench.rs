@@ -185,7 +185,7 @@ pub fn train_step_throughput(
             (batch, Const::<1>, Const::<48>, Const::<48>),
         )?;
         let targets = dev.try_tensor_from_vec(one_hot.clone(), (batch, Const::<7>))?;
-        let logits = network.forward_train(x.traced(grads))?;
+        let logits = network.forward_train(x.traced(grads), arch.dropout())?;
         let loss = cross_entropy_with_logits_loss(logits, targets);
         grads = loss.try_backward()?;
         optimizer.step(&mut network, &mut grads, 1e-3)?;

@@ -26,6 +26,31 @@ impl Arch {
             Arch::Best => "best",
         }
     }
+
+    /// The network's standard dropout: 0.25 everywhere for the seed (as in its Keras code),
+    /// 0.1 per block and 0.4 before the dense layer for ours.
+    pub fn dropout(self) -> DropoutRates {
+        match self {
+            Arch::Seed => DropoutRates {
+                block: super::seed_model::SEED_DROPOUT,
+                head: super::seed_model::SEED_DROPOUT,
+            },
+            Arch::Best => DropoutRates {
+                block: super::best_model::BLOCK_DROPOUT,
+                head: super::best_model::HEAD_DROPOUT,
+            },
+        }
+    }
+}
+
+/// Dropout probabilities of a network in training (inference never drops).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DropoutRates {
+    /// After each convolution block's pooling.
+    pub block: f32,
+    /// In the dense head: before our network's dense layer; after each of the seed's two
+    /// hidden dense layers.
+    pub head: f32,
 }
 
 /// What a checkpoint's weights are: the architecture and the input and output sizes it was

@@ -38,7 +38,7 @@ pub mod model;
 pub mod optimizer;
 pub use best_model::BestModel;
 pub use checkpoint::{load_checkpoint, save_checkpoint};
-pub use config::{Arch, ModelConfig};
+pub use config::{Arch, DropoutRates, ModelConfig};
 pub use model::{CnnModel, Network};
 pub mod train;
 pub mod train_config;

@@ -7,7 +7,7 @@ use dfdx::tensor::{Cpu, Gradients, NoneTape, OwnedTape, TensorFromVec};
 use ndarray::Array2;
 
 use super::best_model::BestModel;
-use super::config::{Arch, ModelConfig};
+use super::config::{Arch, DropoutRates, ModelConfig};
 use super::seed_model::{SeedInput, SeedLogits, SeedModel};
 use super::tta::{apply_view, Tta, View};
 use crate::data::{Dataset, PixelStats, IMAGE_PIXELS};
@@ -32,14 +32,15 @@ impl Network {
         })
     }
 
-    /// Training forward pass (batch statistics, dropout, gradients on the tape).
+    /// Training forward pass (batch statistics, `dropout`, gradients on the tape).
     pub fn forward_train(
         &mut self,
         x: SeedInput<OwnedTape<f32, Cpu>>,
+        dropout: DropoutRates,
     ) -> Result<SeedLogits<OwnedTape<f32, Cpu>>> {
         match self {
-            Network::Seed(m) => m.forward_train(x),
-            Network::Best(m) => m.forward_train(x),
+            Network::Seed(m) => m.forward_train(x, dropout),
+            Network::Best(m) => m.forward_train(x, dropout),
         }
     }
 

@@ -33,12 +33,14 @@ use dfdx::tensor_ops::{Device, ReshapeTo};
 
 use super::batch_norm_op::{batch_norm2d_eval, Activation};
 use super::block_tail_op::{conv_norm_pool_dropout_train, ReluPlacement};
+use super::config::{Arch, DropoutRates};
 use super::conv_layer::Conv2d;
 use super::conv_op::ConvOptions;
 use super::pool_op::max_pool2d;
 use crate::error::{FerError, Result};
 
-/// Dropout probability after every block and dense layer, as in the seed.
+/// Standard dropout after every block and dense layer, as in the seed
+/// ([`Arch::dropout`](super::Arch::dropout)).
 pub const SEED_DROPOUT: f32 = 0.25;
 
 /// Side of the square grayscale input the seed expects.
@@ -175,13 +177,14 @@ impl<const I: usize, const O: usize, const K: usize, const P: usize> ConvBlock<I
     fn forward_train(
         &mut self,
         x: Map<I, OwnedTape<f32, Cpu>>,
+        dropout: f32,
     ) -> Result<Map<O, OwnedTape<f32, Cpu>>> {
         conv_norm_pool_dropout_train(
             x,
             &self.conv,
             &mut self.norm,
             ReluPlacement::BeforeNorm,
-            SEED_DROPOUT,
+            dropout,
         )
     }
 
@@ -198,10 +201,11 @@ impl<const I: usize, const O: usize> DenseBlock<I, O> {
     fn forward_train(
         &mut self,
         x: Flat<I, OwnedTape<f32, Cpu>>,
+        dropout: f32,
     ) -> Result<Flat<O, OwnedTape<f32, Cpu>>> {
         let y = self.linear.try_forward(x)?.try_relu()?;
         let y = self.norm.try_forward_mut(y)?;
-        Ok(Dropout { p: SEED_DROPOUT }.try_forward_mut(y)?)
+        Ok(Dropout { p: dropout }.try_forward_mut(y)?)
     }
 
     fn forward_eval(&self, x: Flat<I, NoneTape>) -> Result<Flat<O, NoneTape>> {
@@ -241,11 +245,12 @@ impl SeedModel {
     }
 
     /// Training forward pass: batch statistics (and running-statistics updates) in batch norm,
-    /// dropout active, gradients recorded on `x`'s tape for the parameters (not for `x`: the
+    /// `dropout` active, gradients recorded on `x`'s tape for the parameters (not for `x`: the
     /// first convolution skips its input gradient).
     pub fn forward_train(
         &mut self,
         x: SeedInput<OwnedTape<f32, Cpu>>,
+        dropout: DropoutRates,
     ) -> Result<SeedLogits<OwnedTape<f32, Cpu>>> {
         // ReLU fused into the convolution; the images need no gradient.
         let stem = ConvOptions {
@@ -253,12 +258,12 @@ impl SeedModel {
             input_gradient: false,
         };
         let x = self.stem.try_conv_with(x, stem)?; // [N, 32, 48, 48]
-        let x = self.blocks.0.forward_train(x)?; // [N, 64, 24, 24]
-        let x = self.blocks.1.forward_train(x)?; // [N, 128, 12, 12]
-        let x = self.blocks.2.forward_train(x)?; // [N, 512, 6, 6]
-        let x = self.blocks.3.forward_train(x)?; // [N, 512, 3, 3]
-        let x = self.dense1.forward_train(flatten(x)?)?; // [N, 256]
-        let x = self.dense2.forward_train(x)?; // [N, 512]
+        let x = self.blocks.0.forward_train(x, dropout.block)?; // [N, 64, 24, 24]
+        let x = self.blocks.1.forward_train(x, dropout.block)?; // [N, 128, 12, 12]
+        let x = self.blocks.2.forward_train(x, dropout.block)?; // [N, 512, 6, 6]
+        let x = self.blocks.3.forward_train(x, dropout.block)?; // [N, 512, 3, 3]
+        let x = self.dense1.forward_train(flatten(x)?, dropout.head)?; // [N, 256]
+        let x = self.dense2.forward_train(x, dropout.head)?; // [N, 512]
         Ok(self.head.try_forward(x)?) // [N, 7]
     }
 
@@ -305,7 +310,7 @@ impl ModuleMut<SeedInput<OwnedTape<f32, Cpu>>> for SeedModel {
     type Error = FerError;
 
     fn try_forward_mut(&mut self, x: SeedInput<OwnedTape<f32, Cpu>>) -> Result<Self::Output> {
-        self.forward_train(x)
+        self.forward_train(x, Arch::Seed.dropout())
     }
 }
 
@@ -334,7 +339,9 @@ mod tests {
         let mut grads = model.alloc_grads();
         let mut opt = Adam::new(&model, AdamConfig::default());
         let x: SeedInput<NoneTape> = dev.sample_normal_like(&(2, Const, Const, Const));
-        let logits = model.forward_train(x.traced(grads)).unwrap();
+        let logits = model
+            .forward_train(x.traced(grads), Arch::Seed.dropout())
+            .unwrap();
         assert_eq!(logits.shape().0, 2);
         let y = dev.tensor_from_vec(
             vec![

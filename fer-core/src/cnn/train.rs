@@ -455,6 +455,7 @@ fn run(
     };
 
     let augment = pipeline(config.augmentation);
+    let dropout = config.dropout_rates();
     let class_weights = if config.class_weighted {
         inverse_frequency_weights(&train.class_counts())?
     } else {
@@ -520,7 +521,7 @@ fn run(
                 (batch, Const::<1>, Const::<48>, Const::<48>),
             )?;
             let y = step_device.try_tensor_from_vec(targets, (batch, Const::<7>))?;
-            let logits = model.network.forward_train(x.traced(grads))?;
+            let logits = model.network.forward_train(x.traced(grads), dropout)?;
             let logit_values = logits.as_vec();
             let loss = cross_entropy_with_logits_loss(logits, y);
             let loss_value = loss.array();

@@ -95,21 +95,33 @@ pub fn train_config_table(config: Option<&TrainConfig>) -> Table {
     match fields {
         Some(fields) => {
             for (name, value) in fields {
-                let value = match value {
-                    serde_json::Value::String(s) => s,
-                    // f32 settings widened to f64 in JSON (0.10000000149011612): print them
-                    // at f32 precision.
-                    serde_json::Value::Number(n) if n.is_f64() => {
-                        format!("{}", n.as_f64().unwrap_or(f64::NAN) as f32)
-                    }
-                    other => other.to_string(),
-                };
-                table.row([name, value]);
+                add_setting_rows(&mut table, name, value);
             }
         }
         None => table.row(["(unknown)", "the checkpoint has no train_config.json"]),
     }
     table
+}
+
+/// One row per setting; a group of settings (`dropout`) gives one row per member
+/// (`dropout.block`), as `TrainConfig::check` names them.
+fn add_setting_rows(table: &mut Table, name: String, value: serde_json::Value) {
+    let value = match value {
+        serde_json::Value::Object(members) => {
+            for (member, value) in members {
+                add_setting_rows(table, format!("{name}.{member}"), value);
+            }
+            return;
+        }
+        serde_json::Value::String(s) => s,
+        // f32 settings widened to f64 in JSON (0.10000000149011612): print them at f32
+        // precision.
+        serde_json::Value::Number(n) if n.is_f64() => {
+            format!("{}", n.as_f64().unwrap_or(f64::NAN) as f32)
+        }
+        other => other.to_string(),
+    };
+    table.row([name, value]);
 }
 
 /// A face's origin without the data set's location: the last three parts of a file path
@@ -226,6 +238,9 @@ mod tests {
         assert!(settings
             .rows()
             .contains(&vec!["label_smoothing".to_string(), "0.1".to_string()]));
+        assert!(settings
+            .rows()
+            .contains(&vec!["dropout.head".to_string(), "0.2".to_string()]));
         assert_eq!(train_config_table(None).rows().len(), 1);
         let file = Origin::File("/data/fer/test/sad/PrivateTest_1.jpg".into());
         assert_eq!(short_origin(&file), "test/sad/PrivateTest_1.jpg");
