@@ -251,7 +251,13 @@ fn check_same_settings(dir: &Path, config: &TrainConfig) -> Result<()> {
         return Ok(());
     }
     let saved: TrainConfig = crate::fs::read_json(&path)?;
+    // Compared as the rates training uses: a file that leaves them out (the network's
+    // standard) equals one that names the same rates, and differs from one naming others.
     let as_json = |config: &TrainConfig| {
+        let config = TrainConfig {
+            dropout: Some(config.dropout_rates()),
+            ..*config
+        };
         serde_json::to_value(config).map_err(|source| FerError::Json {
             path: path.clone(),
             source,
@@ -1015,5 +1021,27 @@ mod tests {
         std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
         let err = load_checkpoint(dir.path()).unwrap_err().to_string();
         assert!(err.contains("model.safetensors"), "{err}");
+    }
+
+    /// Resuming compares the dropout training uses: a run saved without rates (the standard)
+    /// resumes with the standard rates named, and is refused other rates, naming the setting.
+    #[test]
+    fn resuming_compares_the_dropout_training_uses() {
+        let dir = tempfile::tempdir().unwrap();
+        let standard = TrainConfig {
+            dropout: None,
+            ..TrainConfig::new(Arch::Best)
+        };
+        crate::fs::write_json_atomically(&dir.path().join(TRAIN_CONFIG_FILE), &standard).unwrap();
+        let named = TrainConfig {
+            dropout: Some(Arch::Best.dropout()),
+            ..standard
+        };
+        assert!(check_same_settings(dir.path(), &named).is_ok());
+        let halved = TrainConfig::new(Arch::Best);
+        let err = check_same_settings(dir.path(), &halved)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dropout"), "{err}");
     }
 }

@@ -447,9 +447,10 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
         None => TrainConfig::new(arch.unwrap_or(Arch::Best)),
     };
     let arch = arch.unwrap_or(defaults.arch);
+    let default_dropout = defaults.dropout_rates();
     let dropout = DropoutRates {
-        block: args.block_dropout.unwrap_or(defaults.dropout_rates().block),
-        head: args.head_dropout.unwrap_or(defaults.dropout_rates().head),
+        block: args.block_dropout.unwrap_or(default_dropout.block),
+        head: args.head_dropout.unwrap_or(default_dropout.head),
     };
     let config = TrainConfig {
         arch,
@@ -479,9 +480,7 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
             Some(CnnAugment::Default) => Augmentation::Default,
             Some(CnnAugment::Strong) => Augmentation::Strong,
         },
-        // The network's standard rates are left out of train_config.json, as runs saved
-        // before dropout was a setting left them out, so resuming one compares equal.
-        dropout: (dropout != arch.dropout()).then_some(dropout),
+        dropout: Some(dropout),
         patience: args.patience.or(defaults.patience),
         seed: args.seed.unwrap_or(defaults.seed),
         ..defaults
