@@ -44,20 +44,13 @@ fn train_cnn_writes_a_checkpoint_that_evaluate_scores() {
     }
     assert!(ck.join("metrics.json").is_file());
 
-    let report = json_of(&fer(
-        &cache,
-        &[
-            "evaluate",
-            "--model",
-            ck_arg,
-            "--data",
-            data_arg,
-            "--split",
-            "private-test",
-            "--tta",
-            "--json",
-        ],
-    ));
+    // `fer evaluate` of the checkpoint on the fixture, with more arguments.
+    let evaluate = |more: &[&str]| {
+        let mut args = vec!["evaluate", "--model", ck_arg, "--data", data_arg];
+        args.extend(more);
+        fer(&cache, &args)
+    };
+    let report = json_of(&evaluate(&["--split", "private-test", "--tta", "--json"]));
     // 3 PrivateTest faces per emotion.
     assert_eq!(report["n"], 21);
     let accuracy = report["accuracy"].as_f64().unwrap();
@@ -68,43 +61,54 @@ fn train_cnn_writes_a_checkpoint_that_evaluate_scores() {
         assert!(recall.contains_key(emotion.name()), "{recall:?}");
     }
     // The private-test accuracy printed by train equals the one evaluate recomputes (no TTA).
-    let again = json_of(&fer(
-        &cache,
-        &["evaluate", "--model", ck_arg, "--data", data_arg, "--json"],
-    ));
+    let again = json_of(&evaluate(&["--json"]));
     assert_eq!(again["accuracy"], summary["private_test_accuracy"]);
 
     // Crop TTA: reported as such; a shift out of range is an error naming it.
-    let crops = json_of(&fer(
-        &cache,
-        &[
-            "evaluate",
-            "--model",
-            ck_arg,
-            "--data",
-            data_arg,
-            "--tta-crops",
-            "--json",
-        ],
-    ));
+    let crops = json_of(&evaluate(&["--tta-crops", "--json"]));
     assert_eq!(crops["n"], 21);
     assert_eq!(crops["tta_mode"], "crops");
     assert_eq!(crops["tta_shift"], fer_core::cnn::DEFAULT_TTA_SHIFT);
     assert_eq!(report["tta_mode"], "flip");
     assert_eq!(again["tta_mode"], "none");
-    let out = fer(
-        &cache,
-        &[
-            "evaluate",
-            "--model",
-            ck_arg,
-            "--data",
-            data_arg,
-            "--tta-crops",
-            "9",
-        ],
-    );
+    let out = evaluate(&["--tta-crops", "9"]);
     super::common::assert_fails_with(&out, &["--tta-crops 9", "at most 8"]);
+    // The help's "default N" is the shift used.
+    for command in ["evaluate", "predict"] {
+        let help = fer(&cache, &[command, "--help"]);
+        let help = String::from_utf8_lossy(&help.stdout);
+        let default = format!("(default {}", fer_core::cnn::DEFAULT_TTA_SHIFT);
+        assert!(help.contains(&default), "{command}: {help}");
+    }
+
+    // --choose-tta: every candidate scored on PublicTest, PrivateTest reported with the most
+    // accurate (the first of equals); the scores are what --split public-test gives.
+    let chosen = json_of(&evaluate(&["--choose-tta", "--json"]));
+    assert_eq!(chosen["n"], 21);
+    let choice = chosen["tta_choice"].as_array().unwrap();
+    let accuracies: Vec<f64> = choice
+        .iter()
+        .map(|c| c["public_test_accuracy"].as_f64().unwrap())
+        .collect();
+    assert_eq!(accuracies.len(), 5);
+    let most = accuracies.iter().copied().fold(f64::MIN, f64::max);
+    let first_best = &choice[accuracies.iter().position(|&a| a == most).unwrap()];
+    assert_eq!(chosen["tta_mode"], first_best["tta_mode"]);
+    assert_eq!(chosen["tta_shift"], first_best["tta_shift"]);
+    let public = |tta: &[&str]| {
+        let mut args = vec!["--split", "public-test", "--json"];
+        args.extend(tta);
+        json_of(&evaluate(&args))["accuracy"].clone()
+    };
+    assert_eq!(choice[0]["tta_mode"], "none");
+    assert_eq!(choice[0]["public_test_accuracy"], public(&[]));
+    assert_eq!(choice[3]["tta_shift"], 2);
+    assert_eq!(
+        choice[3]["public_test_accuracy"],
+        public(&["--tta-crops", "2"])
+    );
+    let out = evaluate(&["--choose-tta", "--tta"]);
+    super::common::assert_fails_with(&out, &["--choose-tta", "--tta"]);
 
     // A dropout rate that cannot work is refused before any data is read, naming the setting.
     let out = fer(
@@ -127,7 +131,7 @@ fn train_cnn_writes_a_checkpoint_that_evaluate_scores() {
 
 /// Ctrl-C (SIGINT) during `fer train cnn` saves a resumable checkpoint, says where and how to
 /// continue, and exits with 130; `--resume`, given only the data and the folder, then completes
-/// the run with the settings it was started with (4 epochs, not the default 35).
+/// the run with the settings it was started with (4 epochs, not the default 40).
 #[cfg(unix)]
 #[test]
 fn ctrl_c_saves_a_checkpoint_that_resume_completes() {

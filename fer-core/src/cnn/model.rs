@@ -12,6 +12,7 @@ use super::seed_model::{SeedInput, SeedLogits, SeedModel};
 use super::tta::{apply_view, Tta, View};
 use crate::data::{Dataset, PixelStats, IMAGE_PIXELS};
 use crate::error::{FerError, Result};
+use crate::eval::Evaluation;
 use crate::{Emotion, EmotionClassifier};
 
 /// The weights of one architecture.
@@ -130,27 +131,27 @@ impl CnnModel {
     pub fn predict_proba_tta(&self, faces: &Dataset, tta: impl Into<Tta>) -> Result<Array2<f32>> {
         let tta = tta.into();
         tta.check()?;
+        let views = self.predict_proba_views(faces, &tta.views())?;
+        Ok(average(faces.len(), &views.iter().collect::<Vec<_>>()))
+    }
+
+    /// Class probabilities of `faces` in each of `views`, one `[n, 7]` array per view, in
+    /// order: what a TTA averages, so TTAs that share views ([`Self::score_ttas`]) classify
+    /// each view once.
+    pub fn predict_proba_views(&self, faces: &Dataset, views: &[View]) -> Result<Vec<Array2<f32>>> {
         if faces.is_empty() {
             return Err(FerError::EmptyDataset("no faces to classify".to_string()));
         }
-        let views = tta.views();
-        let scale = 1.0 / views.len() as f32;
         let device = Cpu::default();
-        let mut out = Vec::with_capacity(faces.len() * Emotion::COUNT);
+        let mut per_view = vec![Vec::with_capacity(faces.len() * Emotion::COUNT); views.len()];
         let indices: Vec<usize> = (0..faces.len()).collect();
         for chunk in indices.chunks(INFERENCE_BATCH) {
             let mut x = vec![0.0f32; chunk.len() * IMAGE_PIXELS];
             for (&i, row) in chunk.iter().zip(x.chunks_exact_mut(IMAGE_PIXELS)) {
                 self.stats.standardize(faces.face(i), row);
             }
-            let mut sum = vec![0.0f32; chunk.len() * Emotion::COUNT];
-            for &view in &views {
-                let input = if view
-                    == (View {
-                        dy: 0,
-                        dx: 0,
-                        flip: false,
-                    }) {
+            for (&view, out) in views.iter().zip(&mut per_view) {
+                let input = if view == View::IDENTITY {
                     x.clone()
                 } else {
                     let mut moved = vec![0.0f32; x.len()];
@@ -162,15 +163,76 @@ impl CnnModel {
                     }
                     moved
                 };
-                let p = self.probabilities(&device, input)?;
-                sum.iter_mut().zip(&p).for_each(|(s, p)| *s += p);
+                out.extend(self.probabilities(&device, input)?);
             }
-            // One view: the sum is its probabilities exactly (0 + p, times 1).
-            out.extend(sum.iter().map(|s| s * scale));
         }
-        Array2::from_shape_vec((faces.len(), Emotion::COUNT), out)
-            .map_err(|e| FerError::ShapeMismatch(format!("probabilities: {e}")))
+        per_view
+            .into_iter()
+            .map(|p| {
+                Array2::from_shape_vec((faces.len(), Emotion::COUNT), p)
+                    .map_err(|e| FerError::ShapeMismatch(format!("probabilities: {e}")))
+            })
+            .collect()
     }
+
+    /// Class probabilities of `faces` under each of `candidates` (in order), as
+    /// [`Self::predict_proba_tta`] gives them, with each view the TTAs share classified once:
+    /// the crops include the flip's two views, which include the plain face.
+    pub fn predict_proba_ttas(
+        &self,
+        faces: &Dataset,
+        candidates: &[Tta],
+    ) -> Result<Vec<Array2<f32>>> {
+        let mut views: Vec<View> = Vec::new();
+        for tta in candidates {
+            tta.check()?;
+            for view in tta.views() {
+                if !views.contains(&view) {
+                    views.push(view);
+                }
+            }
+        }
+        let probabilities = self.predict_proba_views(faces, &views)?;
+        Ok(candidates
+            .iter()
+            .map(|tta| {
+                // In the TTA's own view order, so the sum is predict_proba_tta's bit for bit.
+                let own: Vec<&Array2<f32>> = tta
+                    .views()
+                    .iter()
+                    .filter_map(|view| views.iter().position(|v| v == view))
+                    .map(|i| &probabilities[i])
+                    .collect();
+                average(faces.len(), &own)
+            })
+            .collect())
+    }
+
+    /// Accuracy on `faces` of each of `candidates`, in order (see
+    /// [`Self::predict_proba_ttas`]). With [`TTA_CANDIDATES`](super::tta::TTA_CANDIDATES) on
+    /// PublicTest, [`choose_tta`](super::tta::choose_tta) of the result is the protocol's
+    /// choice of TTA.
+    pub fn score_ttas(&self, faces: &Dataset, candidates: &[Tta]) -> Result<Vec<(Tta, f64)>> {
+        let probabilities = self.predict_proba_ttas(faces, candidates)?;
+        candidates
+            .iter()
+            .zip(&probabilities)
+            .map(|(&tta, p)| Ok((tta, Evaluation::new(faces.labels(), p.view())?.accuracy)))
+            .collect()
+    }
+}
+
+/// The mean of per-view probabilities (`[n, 7]` each), summed in order: the same bits whether
+/// the views were classified for one TTA or shared by several.
+fn average(n: usize, views: &[&Array2<f32>]) -> Array2<f32> {
+    let mut sum = Array2::<f32>::zeros((n, Emotion::COUNT));
+    for view in views {
+        sum += *view;
+    }
+    // One view: the sum is its probabilities exactly (0 + p, times 1).
+    let scale = 1.0 / views.len() as f32;
+    sum.mapv_inplace(|s| s * scale);
+    sum
 }
 
 impl EmotionClassifier for CnnModel {

@@ -193,6 +193,37 @@ mod tests {
         assert!(err.contains("20"), "{err}");
     }
 
+    /// Several TTAs at once share their views yet give each TTA its own probabilities (to
+    /// within the last bit, see above), and their accuracies are those probabilities'.
+    #[test]
+    fn ttas_scored_together_are_each_its_own() {
+        use crate::cnn::tta::TTA_CANDIDATES;
+        use crate::eval::Evaluation;
+        let model = model();
+        let mut faces = Dataset::new();
+        for i in 0..7u8 {
+            let mut face = [0u8; IMAGE_PIXELS];
+            for (p, v) in face.iter_mut().enumerate() {
+                *v = ((p % 48) * (i as usize + 1) + (p / 48) * 3) as u8;
+            }
+            let label = Emotion::from_index(i.into()).unwrap();
+            faces.push(&face, label, Usage::PublicTest, Origin::CsvLine(i.into()));
+        }
+        let together = model.predict_proba_ttas(&faces, &TTA_CANDIDATES).unwrap();
+        let scores = model.score_ttas(&faces, &TTA_CANDIDATES).unwrap();
+        assert_eq!(together.len(), TTA_CANDIDATES.len());
+        for ((tta, p), (scored, accuracy)) in TTA_CANDIDATES.iter().zip(&together).zip(&scores) {
+            let alone = model.predict_proba_tta(&faces, *tta).unwrap();
+            assert!(
+                p.iter().zip(&alone).all(|(x, y)| (x - y).abs() <= 1e-6),
+                "{tta:?}"
+            );
+            assert_eq!(scored, tta);
+            let own = Evaluation::new(faces.labels(), p.view()).unwrap().accuracy;
+            assert_eq!(*accuracy, own);
+        }
+    }
+
     #[test]
     fn bad_files_are_errors_naming_them() {
         let dir = tempfile::tempdir().unwrap();

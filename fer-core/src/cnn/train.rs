@@ -144,11 +144,19 @@ pub struct Position {
     pub learning_rate: f64,
     /// The reduce-on-plateau schedule's state after the epochs done.
     pub plateau: PlateauState,
+    /// The run's training faces per class, in [`Emotion`] order: a run resumes only on the
+    /// faces it started with. `None` in checkpoints saved before it was kept.
+    #[serde(default)]
+    pub train_class_counts: Option<[usize; Emotion::COUNT]>,
 }
 
 impl Position {
-    /// The start of 0-based `epoch`.
-    fn start_of(epoch: usize, plateau: PlateauState) -> Self {
+    /// The start of 0-based `epoch` of a run on `train_class_counts` faces per class.
+    fn start_of(
+        epoch: usize,
+        plateau: PlateauState,
+        train_class_counts: [usize; Emotion::COUNT],
+    ) -> Self {
         Position {
             epoch,
             step: 0,
@@ -158,6 +166,7 @@ impl Position {
             seconds: 0.0,
             learning_rate: 0.0,
             plateau,
+            train_class_counts: Some(train_class_counts),
         }
     }
 }
@@ -289,7 +298,21 @@ fn check_same_settings(dir: &Path, config: &TrainConfig) -> Result<()> {
     })
 }
 
-fn load_resumed(dir: &Path, config: &TrainConfig) -> Result<Resumed> {
+/// `counts` (faces per class) as "N faces (angry n, disgust n, ...)".
+fn describe_counts(counts: &[usize; Emotion::COUNT]) -> String {
+    let per_class: Vec<String> = Emotion::ALL
+        .iter()
+        .zip(counts)
+        .map(|(emotion, n)| format!("{emotion} {n}"))
+        .collect();
+    format!(
+        "{} faces ({})",
+        counts.iter().sum::<usize>(),
+        per_class.join(", ")
+    )
+}
+
+fn load_resumed(dir: &Path, config: &TrainConfig, train: &Dataset) -> Result<Resumed> {
     check_same_settings(dir, config)?;
     let last = resume_folder(dir)?;
     let model = load_checkpoint(&last)?;
@@ -305,8 +328,25 @@ fn load_resumed(dir: &Path, config: &TrainConfig) -> Result<Resumed> {
     }
     let history = load_history(&last)?;
     let position_path = last.join(POSITION_FILE);
+    let train_class_counts = train.class_counts();
     let (optimizer, position) = if position_path.is_file() {
-        let position: Position = crate::fs::read_json(&position_path)?;
+        let mut position: Position = crate::fs::read_json(&position_path)?;
+        // Another training set would give other epoch orders and batches: neither the run
+        // that stopped nor a new one.
+        if let Some(saved) = position.train_class_counts {
+            if saved != train_class_counts {
+                return Err(FerError::Model {
+                    path: position_path,
+                    message: format!(
+                        "the run trained on {}; this training set has {}: resume on the same \
+                         faces (the same data set and face limit)",
+                        describe_counts(&saved),
+                        describe_counts(&train_class_counts)
+                    ),
+                });
+            }
+        }
+        position.train_class_counts = Some(train_class_counts);
         if position.epoch != history.len() {
             return Err(FerError::Model {
                 path: position_path,
@@ -328,7 +368,7 @@ fn load_resumed(dir: &Path, config: &TrainConfig) -> Result<Resumed> {
         }
         (
             OptimizerState::new(&model.network, config),
-            Position::start_of(history.len(), plateau),
+            Position::start_of(history.len(), plateau, train_class_counts),
         )
     };
     Ok(Resumed {
@@ -418,7 +458,7 @@ fn run(
     }
     let device = Cpu::seed_from_u64(config.seed);
     let resumed = match (&checkpoints.dir, checkpoints.resume) {
-        (Some(dir), true) => Some(load_resumed(dir, config)?),
+        (Some(dir), true) => Some(load_resumed(dir, config, train)?),
         _ => None,
     };
     let Resumed {
@@ -439,7 +479,7 @@ fn run(
                 model,
                 history: Vec::new(),
                 optimizer,
-                position: Position::start_of(0, PlateauState::default()),
+                position: Position::start_of(0, PlateauState::default(), train.class_counts()),
             }
         }
     };
@@ -582,7 +622,7 @@ fn run(
         if config.schedule == Schedule::Plateau {
             plateau.observe(val_accuracy, config.plateau_patience);
         }
-        position = Position::start_of(epoch + 1, plateau);
+        position = Position::start_of(epoch + 1, plateau, train.class_counts());
         if val_accuracy > best_accuracy {
             best_accuracy = val_accuracy;
             best_epoch = epoch + 1;
@@ -967,21 +1007,31 @@ mod tests {
         assert_eq!(saved.len(), 1);
         assert!((saved[0].val_loss - first.history[0].val_loss).abs() < 1e-12);
 
+        let resume_on = |faces: &Dataset| {
+            train(
+                faces,
+                &val_set,
+                &TrainConfig {
+                    epochs: 2,
+                    ..config
+                },
+                &CheckpointOptions {
+                    resume: true,
+                    ..options.clone()
+                },
+                Progress::Quiet,
+            )
+        };
+        // Resume is refused on other training faces (a different limit or data set), naming
+        // both sets; the refusal leaves the checkpoint as it was (the resume below uses it).
+        let err = resume_on(&squares(5, 3)).unwrap_err().to_string();
+        assert!(
+            err.contains("trained on 28 faces (angry 4,") && err.contains("has 35 faces"),
+            "{err}"
+        );
+
         // Resume runs the epochs still missing (one more here).
-        let resumed = train(
-            &train_set,
-            &val_set,
-            &TrainConfig {
-                epochs: 2,
-                ..config
-            },
-            &CheckpointOptions {
-                resume: true,
-                ..options.clone()
-            },
-            Progress::Quiet,
-        )
-        .unwrap();
+        let resumed = resume_on(&train_set).unwrap();
         assert_eq!(resumed.history.len(), 2);
         // ... and ends where an uninterrupted two-epoch run does.
         let whole = tempfile::tempdir().unwrap();

@@ -115,7 +115,7 @@ pub enum Augmentation {
 pub struct TrainConfig {
     /// The network. Default [`Arch::Best`].
     pub arch: Arch,
-    /// Passes over the training set. Default 35.
+    /// Passes over the training set. Default 40.
     pub epochs: usize,
     /// Faces per step. Default 64.
     pub batch_size: usize,
@@ -178,7 +178,7 @@ impl TrainConfig {
         };
         TrainConfig {
             arch,
-            epochs: 35,
+            epochs: 40,
             batch_size: 64,
             learning_rate: 1e-3,
             weight_decay,

@@ -31,7 +31,7 @@ pub struct Args {
     /// Test-time augmentation: average each face's probabilities with its mirror image's.
     #[arg(long)]
     tta: bool,
-    /// Crop test-time augmentation: average over the face shifted by PIXELS (default 2) towards
+    /// Crop test-time augmentation: average over the face shifted by PIXELS (default 3) towards
     /// each diagonal and unshifted, each with its mirror image (10 views; includes the flip).
     #[arg(long, value_name = "PIXELS", num_args = 0..=1)]
     tta_crops: Option<Option<usize>>,

@@ -44,7 +44,7 @@ pub const BASELINE_DIR: &str = "baseline";
     cnn/ (the CNN's checkpoint, unless --pretrained). Protocol: both models train on Training, \
     the CNN's best epoch is chosen on PublicTest, and every number is on PrivateTest. \
     Without --quick the CNN trains with the shipped model's recipe (`fer train cnn`'s \
-    defaults, 35 epochs): about two hours on a laptop-class CPU."
+    defaults, 40 epochs): about two hours on a laptop-class CPU."
 )]
 pub struct Args {
     /// The data set: a folder in Kaggle's layout (train/ and test/), a fer2013.csv, or a folder

@@ -318,7 +318,7 @@ struct CnnArgs {
     /// The network. Default best.
     #[arg(long, value_enum)]
     arch: Option<CnnArch>,
-    /// Passes over the training set. Default 35.
+    /// Passes over the training set. Default 40.
     #[arg(long)]
     epochs: Option<usize>,
     /// Faces per step. Default 64.
@@ -378,7 +378,8 @@ struct CnnArgs {
     /// Continue the run in --out from its last checkpoint (saved after every epoch, and on
     /// Ctrl-C between two steps), exactly where it stopped, with the settings it was started
     /// with. Other settings than the run's own are refused, except a new --epochs (the schedule
-    /// then stretches to it) or --patience. --data and --limit are not saved: give them again.
+    /// then stretches to it) or --patience. Give the same --data and --limit again: a run is
+    /// refused other training faces than it started with.
     #[arg(long)]
     resume: bool,
     /// Print one JSON object instead of a summary.
