@@ -312,7 +312,11 @@ fn describe_counts(counts: &[usize; Emotion::COUNT]) -> String {
     )
 }
 
-fn load_resumed(dir: &Path, config: &TrainConfig, train: &Dataset) -> Result<Resumed> {
+fn load_resumed(
+    dir: &Path,
+    config: &TrainConfig,
+    train_class_counts: [usize; Emotion::COUNT],
+) -> Result<Resumed> {
     check_same_settings(dir, config)?;
     let last = resume_folder(dir)?;
     let model = load_checkpoint(&last)?;
@@ -328,7 +332,6 @@ fn load_resumed(dir: &Path, config: &TrainConfig, train: &Dataset) -> Result<Res
     }
     let history = load_history(&last)?;
     let position_path = last.join(POSITION_FILE);
-    let train_class_counts = train.class_counts();
     let (optimizer, position) = if position_path.is_file() {
         let mut position: Position = crate::fs::read_json(&position_path)?;
         // Another training set would give other epoch orders and batches: neither the run
@@ -457,8 +460,9 @@ fn run(
         return Err(FerError::EmptyDataset("the validation split".into()));
     }
     let device = Cpu::seed_from_u64(config.seed);
+    let train_class_counts = train.class_counts();
     let resumed = match (&checkpoints.dir, checkpoints.resume) {
-        (Some(dir), true) => Some(load_resumed(dir, config, train)?),
+        (Some(dir), true) => Some(load_resumed(dir, config, train_class_counts)?),
         _ => None,
     };
     let Resumed {
@@ -479,7 +483,7 @@ fn run(
                 model,
                 history: Vec::new(),
                 optimizer,
-                position: Position::start_of(0, PlateauState::default(), train.class_counts()),
+                position: Position::start_of(0, PlateauState::default(), train_class_counts),
             }
         }
     };
@@ -503,7 +507,7 @@ fn run(
     let augment = pipeline(config.augmentation);
     let dropout = config.dropout_rates();
     let class_weights = if config.class_weighted {
-        inverse_frequency_weights(&train.class_counts())?
+        inverse_frequency_weights(&train_class_counts)?
     } else {
         [1.0; Emotion::COUNT]
     };
@@ -622,7 +626,7 @@ fn run(
         if config.schedule == Schedule::Plateau {
             plateau.observe(val_accuracy, config.plateau_patience);
         }
-        position = Position::start_of(epoch + 1, plateau, train.class_counts());
+        position = Position::start_of(epoch + 1, plateau, train_class_counts);
         if val_accuracy > best_accuracy {
             best_accuracy = val_accuracy;
             best_epoch = epoch + 1;

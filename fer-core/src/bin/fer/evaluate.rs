@@ -141,6 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let proba = model.predict_proba_tta(&faces, tta)?;
     let evaluation = Evaluation::new(faces.labels(), proba.view())?;
+    let (tta_mode, tta_shift) = tta_fields(tta);
     let report = Report {
         accuracy: evaluation.accuracy,
         per_class_recall: evaluation.per_class_recall.clone(),
@@ -149,15 +150,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         model: model.name(),
         split: split.to_string(),
         tta: tta != Tta::None,
-        tta_mode: tta_fields(tta).0,
-        tta_shift: tta_fields(tta).1,
+        tta_mode,
+        tta_shift,
         tta_choice: choice.as_ref().map(|scores| {
             scores
                 .iter()
-                .map(|&(candidate, accuracy)| TtaScore {
-                    tta_mode: tta_fields(candidate).0,
-                    tta_shift: tta_fields(candidate).1,
-                    public_test_accuracy: accuracy,
+                .map(|&(candidate, accuracy)| {
+                    let (tta_mode, tta_shift) = tta_fields(candidate);
+                    TtaScore {
+                        tta_mode,
+                        tta_shift,
+                        public_test_accuracy: accuracy,
+                    }
                 })
                 .collect()
         }),
