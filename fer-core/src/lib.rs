@@ -20,7 +20,10 @@ pub mod emotion;
 pub mod error;
 pub mod eval;
 pub mod fs;
+pub mod ops;
 pub mod plot;
+pub mod quick;
+pub mod report;
 
 pub use classifier::EmotionClassifier;
 pub use data::{Dataset, Face, Origin, Usage, IMAGE_PIXELS, IMAGE_SIDE};

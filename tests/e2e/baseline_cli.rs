@@ -74,14 +74,14 @@ fn a_small_fit_scores_the_separable_fixture_and_saves_a_model_that_reloads() {
     // The saved model reloads and reproduces the reported test accuracy.
     let model = BaselineModel::load(&out_dir.join("model.json")).unwrap();
     let fer2013 = data::load_uncached(&data_dir).unwrap();
-    let predicted = model.predict(&fer2013.test).unwrap();
+    let predicted = model.predict(fer2013.kaggle_test.faces()).unwrap();
     let correct = predicted
         .iter()
-        .zip(fer2013.test.labels())
+        .zip(fer2013.kaggle_test.labels())
         .filter(|(p, t)| p == t)
         .count();
     let reported = summary["test_accuracy"].as_f64().unwrap();
-    assert!((correct as f64 / fer2013.test.len() as f64 - reported).abs() < 1e-12);
+    assert!((correct as f64 / fer2013.kaggle_test.len() as f64 - reported).abs() < 1e-12);
     let metrics: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(

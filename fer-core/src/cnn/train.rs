@@ -12,7 +12,6 @@
 //! two rayon threads: every parallel sum in the convolutions runs in an order fixed by the
 //! thread count, never by scheduling). A different thread count may change the last bits.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,7 +19,7 @@ use std::time::Instant;
 
 use dfdx::losses::cross_entropy_with_logits_loss;
 use dfdx::shapes::Const;
-use dfdx::tensor::{AsArray, Cpu, Gradients, TensorFromVec, Trace};
+use dfdx::tensor::{AsArray, Cpu, TensorFromVec, Trace};
 use dfdx::tensor_ops::Backward;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -29,14 +28,15 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{load_checkpoint, load_history, save_checkpoint};
 use super::config::ModelConfig;
-use super::model::{CnnModel, Network};
-use super::optimizer::{Optimizer, OPTIMIZER_FILE};
+use super::history::EpochRecord;
+use super::model::CnnModel;
+use super::observer::TrainObserver;
+use super::optimizer_state::{OptimizerState, OPTIMIZER_FILE};
 use super::train_config::{Augmentation, PlateauState, Schedule, TrainConfig};
 use crate::data::augment::AugmentPipeline;
 use crate::data::balance::{inverse_frequency_weights, WeightedSampler};
 use crate::data::{Dataset, PixelStats, IMAGE_PIXELS};
 use crate::error::{FerError, Result};
-use crate::eval::EpochRecord;
 use crate::Emotion;
 
 /// Sub-folder of the output folder holding the last epoch's checkpoint (for `--resume`); the
@@ -54,17 +54,6 @@ const PREVIOUS_DIR: &str = ".last.old";
 
 /// File name of the [`TrainConfig`] in the output folder.
 pub const TRAIN_CONFIG_FILE: &str = "train_config.json";
-
-/// How the loop reports progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// A progress bar on a terminal, one line per epoch on stderr otherwise.
-    Auto,
-    /// One line per epoch on stderr (notebooks: evcxr shows no progress bars).
-    Lines,
-    /// Nothing.
-    Quiet,
-}
 
 /// Where and how a run keeps its checkpoints.
 #[derive(Debug, Clone, Default)]
@@ -89,39 +78,6 @@ pub struct TrainOutcome {
     pub best_epoch: usize,
     /// One record per epoch run (including resumed ones).
     pub history: Vec<EpochRecord>,
-}
-
-/// The optimiser, for the network being trained.
-#[derive(Debug, Clone)]
-pub(crate) struct OptimizerState(Optimizer);
-
-impl OptimizerState {
-    /// A fresh optimiser of `config.optimizer` (zero moments).
-    pub(crate) fn new(_network: &Network, config: &TrainConfig) -> Self {
-        OptimizerState(Optimizer::new(config.optimizer, config.weight_decay))
-    }
-
-    /// The state saved at `path` for `network`.
-    fn load(path: &Path, network: &Network, config: &TrainConfig) -> Result<Self> {
-        let (kind, decay) = (config.optimizer, config.weight_decay);
-        Ok(OptimizerState(match network {
-            Network::Seed(m) => Optimizer::load(path, kind, decay, m.as_ref())?,
-            Network::Best(m) => Optimizer::load(path, kind, decay, m.as_ref())?,
-        }))
-    }
-
-    /// One update of `network` with learning rate `lr` (`grads` is read in place, unchanged).
-    pub(crate) fn step(
-        &mut self,
-        network: &mut Network,
-        grads: &mut Gradients<f32, Cpu>,
-        lr: f64,
-    ) -> Result<()> {
-        match network {
-            Network::Seed(m) => self.0.update(m.as_mut(), grads, lr),
-            Network::Best(m) => self.0.update(m.as_mut(), grads, lr),
-        }
-    }
 }
 
 /// Where a run stands: saved in `last/` beside the weights and the optimiser state after every
@@ -174,7 +130,7 @@ impl Position {
 /// Loss and accuracy of `model` on `data` (eval mode, no augmentation).
 pub fn evaluate_loss_accuracy(model: &CnnModel, data: &Dataset) -> Result<(f64, f64)> {
     use crate::EmotionClassifier;
-    let proba = model.predict_proba(data)?;
+    let proba = model.predict_proba(data.faces())?;
     let mut loss = 0.0;
     let mut correct = 0usize;
     for (row, label) in proba.rows().into_iter().zip(data.labels()) {
@@ -406,7 +362,7 @@ fn save_last(
     );
     remove_folder(&staging)?;
     save_checkpoint(&staging, model, history)?;
-    optimizer.0.save(&staging.join(OPTIMIZER_FILE))?;
+    optimizer.save(&staging.join(OPTIMIZER_FILE))?;
     crate::fs::write_json_atomically(&staging.join(POSITION_FILE), position)?;
     if last.is_dir() {
         remove_folder(&previous)?;
@@ -431,9 +387,11 @@ pub fn train(
     validation: &Dataset,
     config: &TrainConfig,
     checkpoints: &CheckpointOptions,
-    progress: Progress,
+    observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome> {
-    run(train, validation, config, checkpoints, progress, None)
+    let outcome = run(train, validation, config, checkpoints, observer, None);
+    observer.finished();
+    outcome
 }
 
 /// [`train`], stopping as if interrupted before global step `stop_before` (tests).
@@ -442,7 +400,7 @@ fn run(
     validation: &Dataset,
     config: &TrainConfig,
     checkpoints: &CheckpointOptions,
-    progress: Progress,
+    observer: &mut dyn TrainObserver,
     stop_before: Option<usize>,
 ) -> Result<TrainOutcome> {
     config.check()?;
@@ -515,7 +473,6 @@ fn run(
     let total_steps = steps_per_epoch * config.epochs;
     let warmup_steps = (config.warmup_epochs * steps_per_epoch as f64).round() as usize;
     let mut grads = model.network.alloc_grads()?;
-    let reporter = Reporter::new(progress, steps_per_epoch);
     let batch = config.batch_size;
     let mut pixels = vec![0.0f32; batch * IMAGE_PIXELS];
     let interrupted = || {
@@ -537,12 +494,11 @@ fn run(
         }
         let epoch = position.epoch;
         let order = epoch_order(train, config, epoch)?;
-        reporter.start_epoch(epoch + 1, config.epochs, position.step);
+        observer.epoch_started(epoch + 1, config.epochs, steps_per_epoch, position.step);
         // The last partial batch is dropped: a batch of one breaks batch norm.
         for (step, indices) in order.chunks_exact(batch).enumerate().skip(position.step) {
             let global_step = epoch * steps_per_epoch + step;
             if interrupted() || stop_before == Some(global_step) {
-                reporter.finish();
                 let checkpoint = match &checkpoints.dir {
                     Some(dir) => Some(save_last(dir, &model, &history, &optimizer, &position)?),
                     None => None,
@@ -603,7 +559,7 @@ fn run(
             }
             position.seen += indices.len();
             position.seconds += started.elapsed().as_secs_f64();
-            reporter.step(
+            observer.step_ended(
                 position.loss_sum / position.step as f64,
                 position.correct as f64 / position.seen as f64,
             );
@@ -621,7 +577,7 @@ fn run(
             images_per_s: position.seen as f64 / position.seconds.max(1e-9),
         };
         history.push(record);
-        reporter.end_epoch(&record, config.epochs);
+        observer.epoch_ended(&record, config.epochs);
         let mut plateau = position.plateau;
         if config.schedule == Schedule::Plateau {
             plateau.observe(val_accuracy, config.plateau_patience);
@@ -639,73 +595,11 @@ fn run(
             save_last(dir, &model, &history, &optimizer, &position)?;
         }
     }
-    reporter.finish();
     Ok(TrainOutcome {
         best,
         best_epoch,
         history,
     })
-}
-
-/// Writes a progress bar or plain lines.
-struct Reporter {
-    bar: Option<indicatif::ProgressBar>,
-    lines: bool,
-}
-
-impl Reporter {
-    fn new(progress: Progress, steps: usize) -> Self {
-        let terminal = std::io::stderr().is_terminal();
-        let bar = (progress == Progress::Auto && terminal).then(|| {
-            let bar = indicatif::ProgressBar::new(steps as u64);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        });
-        Reporter {
-            lines: progress == Progress::Lines || (progress == Progress::Auto && !terminal),
-            bar,
-        }
-    }
-
-    /// Starts epoch `epoch` (1-based) at step `done` (0 unless resumed mid-epoch).
-    fn start_epoch(&self, epoch: usize, epochs: usize, done: usize) {
-        if let Some(bar) = &self.bar {
-            bar.reset();
-            bar.set_position(done as u64);
-            bar.set_prefix(format!("epoch {epoch}/{epochs}"));
-        }
-    }
-
-    fn step(&self, loss: f64, accuracy: f64) {
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-            bar.set_message(format!("loss {loss:.4} acc {accuracy:.4}"));
-        }
-    }
-
-    fn end_epoch(&self, r: &EpochRecord, epochs: usize) {
-        let line = format!(
-            "epoch {}/{epochs}: train loss {:.4} acc {:.4} | val loss {:.4} acc {:.4} | lr {:.2e} | {:.1} s, {:.0} img/s",
-            r.epoch, r.train_loss, r.train_accuracy, r.val_loss, r.val_accuracy, r.learning_rate,
-            r.seconds, r.images_per_s
-        );
-        if let Some(bar) = &self.bar {
-            bar.println(line);
-        } else if self.lines {
-            eprintln!("{line}");
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }
 
 /// The best checkpoint's folder and its `last/` sibling, for callers that report paths.
@@ -717,8 +611,9 @@ pub fn checkpoint_paths(dir: &Path) -> (PathBuf, PathBuf) {
 mod tests {
     use super::*;
     use crate::cnn::config::Arch;
-    use crate::cnn::train_config::OptimizerKind;
+    use crate::cnn::observer::{Records, Silent};
     use crate::data::{Origin, Usage};
+    use crate::ops::OptimizerKind;
     use crate::EmotionClassifier;
 
     /// Faces whose class is a bright 12x12 square at one of 7 positions on a noisy background:
@@ -754,19 +649,21 @@ mod tests {
     }
 
     /// 168 training faces, 6 epochs of 10 steps: the loss falls and validation accuracy on
-    /// fresh faces is far above the 1/7 = 14% of chance.
+    /// fresh faces is far above the 1/7 = 14% of chance. The observer hears of every epoch.
     #[test]
     fn the_loop_learns() {
         let (train_set, val_set) = (squares(24, 1), squares(8, 2));
+        let mut records = Records::default();
         let outcome = train(
             &train_set,
             &val_set,
             &small_config(6),
             &CheckpointOptions::default(),
-            Progress::Quiet,
+            &mut records,
         )
         .unwrap();
         let h = &outcome.history;
+        assert_eq!(&records.0, h);
         assert_eq!(h.len(), 6);
         assert!(h[5].train_loss < 0.7 * h[0].train_loss, "{h:?}");
         let best = h.iter().map(|r| r.val_accuracy).fold(0.0, f64::max);
@@ -868,7 +765,7 @@ mod tests {
                 &val_set,
                 &config,
                 &options(whole.path(), false),
-                Progress::Quiet,
+                &mut Silent,
             )
             .unwrap();
             let err = run(
@@ -876,7 +773,7 @@ mod tests {
                 &val_set,
                 &config,
                 &options(parts.path(), false),
-                Progress::Quiet,
+                &mut Silent,
                 Some(stop),
             )
             .unwrap_err();
@@ -908,7 +805,7 @@ mod tests {
                 &val_set,
                 &changed,
                 &options(parts.path(), true),
-                Progress::Quiet,
+                &mut Silent,
             )
             .unwrap_err()
             .to_string();
@@ -924,7 +821,7 @@ mod tests {
                 &val_set,
                 &config,
                 &options(parts.path(), true),
-                Progress::Quiet,
+                &mut Silent,
             )
             .unwrap();
             assert_same_run(
@@ -953,7 +850,7 @@ mod tests {
                 interrupt: Some(flag),
                 ..CheckpointOptions::default()
             },
-            Progress::Quiet,
+            &mut Silent,
         )
         .unwrap_err()
         .to_string();
@@ -979,13 +876,13 @@ mod tests {
             interrupt: None,
         };
         let config = small_config(1);
-        let first = train(&train_set, &val_set, &config, &options, Progress::Quiet).unwrap();
+        let first = train(&train_set, &val_set, &config, &options, &mut Silent).unwrap();
         let second = train(
             &train_set,
             &val_set,
             &config,
             &CheckpointOptions::default(),
-            Progress::Quiet,
+            &mut Silent,
         )
         .unwrap();
         // Training is bit-identical; the evaluation pass may differ in the 8th digit of the
@@ -1003,8 +900,8 @@ mod tests {
 
         let reloaded = load_checkpoint(dir.path()).unwrap();
         assert_eq!(
-            reloaded.predict_proba(&val_set).unwrap(),
-            first.best.predict_proba(&val_set).unwrap()
+            reloaded.predict_proba(val_set.faces()).unwrap(),
+            first.best.predict_proba(val_set.faces()).unwrap()
         );
         // serde_json parses floats to within one ulp (exactly only with `float_roundtrip`).
         let saved = load_history(dir.path()).unwrap();
@@ -1023,7 +920,7 @@ mod tests {
                     resume: true,
                     ..options.clone()
                 },
-                Progress::Quiet,
+                &mut Silent,
             )
         };
         // Resume is refused on other training faces (a different limit or data set), naming
@@ -1050,7 +947,7 @@ mod tests {
                 dir: Some(whole.path().to_path_buf()),
                 ..options.clone()
             },
-            Progress::Quiet,
+            &mut Silent,
         )
         .unwrap();
         assert_same_run(

@@ -5,16 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{Arch, DropoutRates};
 use crate::error::{FerError, Result};
-
-/// The optimiser.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OptimizerKind {
-    /// AdamW: Adam (betas 0.9, 0.999) with decoupled weight decay.
-    Adam,
-    /// SGD with Nesterov momentum 0.9 and decoupled weight decay.
-    SgdNesterov,
-}
+use crate::ops::OptimizerKind;
 
 /// The learning-rate schedule over the run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -97,7 +97,8 @@ pub fn tta_from_args(flip: bool, crops: Option<Option<usize>>) -> anyhow::Result
         Some(shift) => Tta::Crops {
             shift: shift.unwrap_or(fer_core::cnn::DEFAULT_TTA_SHIFT),
         },
-        None => Tta::from(flip),
+        None if flip => Tta::Flip,
+        None => Tta::None,
     };
     if let Tta::Crops { shift } = tta {
         if shift > fer_core::cnn::MAX_TTA_SHIFT {
@@ -116,30 +117,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = fer_core::cnn::load_checkpoint(&args.model)
         .with_context(|| format!("loading --model {}", args.model.display()))?;
     let path = data::resolve_data_path(args.data.as_deref());
-    let fer = data::load(&path)?;
+    let fer = crate::load::load(&path)?;
     let (faces, split) = match args.split {
-        Split::PrivateTest => (fer.test.with_usage(Usage::PrivateTest), "private-test"),
-        Split::PublicTest => (fer.test.with_usage(Usage::PublicTest), "public-test"),
-        Split::Test => (fer.test.clone(), "test"),
+        Split::PrivateTest => (
+            fer.kaggle_test.with_usage(Usage::PrivateTest),
+            "private-test",
+        ),
+        Split::PublicTest => (fer.kaggle_test.with_usage(Usage::PublicTest), "public-test"),
+        Split::Test => (fer.kaggle_test.clone(), "test"),
     };
     if faces.is_empty() {
         anyhow::bail!("{}: no faces in the {split} split", path.display());
     }
     let (tta, choice) = if args.choose_tta {
-        let public = fer.test.with_usage(Usage::PublicTest);
+        let public = fer.kaggle_test.with_usage(Usage::PublicTest);
         if public.is_empty() {
             anyhow::bail!(
                 "{}: --choose-tta needs the PublicTest faces of test/",
                 path.display()
             );
         }
-        let scores = model.score_ttas(&public, &TTA_CANDIDATES)?;
+        let scores = fer_core::eval::score_ttas(&model, &public, &TTA_CANDIDATES)?;
         let chosen = choose_tta(&scores).unwrap_or_default();
         (chosen, Some(scores))
     } else {
         (asked_tta, None)
     };
-    let proba = model.predict_proba_tta(&faces, tta)?;
+    let proba = model.predict_proba_tta(faces.faces(), tta)?;
     let evaluation = Evaluation::new(faces.labels(), proba.view())?;
     let (tta_mode, tta_shift) = tta_fields(tta);
     let report = Report {

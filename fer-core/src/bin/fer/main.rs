@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod evaluate;
 mod fetch;
+mod load;
 mod out_dir;
 mod predict;
 mod progress;

@@ -31,7 +31,7 @@
 
 use rayon::prelude::*;
 
-use super::conv_op::ConvShape;
+use super::conv::ConvShape;
 use super::im2col::WindowGeometry;
 use super::matmul::{matmul, MatMut, MatRef};
 use super::scratch::Scratch;
@@ -620,7 +620,7 @@ fn forward_with<W: Transforms<M, R, A>, const M: usize, const R: usize, const A:
 
 /// Backward pass: adds the input gradient to `grad_input` (when given), the weight gradient to
 /// `grad_weight` and the bias gradient to `grad_bias`, as
-/// [`conv2d_backward`](super::conv_op::conv2d_backward) does.
+/// [`conv2d_backward`](super::conv::conv2d_backward) does.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
     input: &[f32],

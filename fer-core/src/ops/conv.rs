@@ -820,12 +820,12 @@ mod tests {
             let dy = values(s.output_len(), 5 * i as u64 + 3);
             let expected = reference_conv(&to_f64(&x), &to_f64(&w), &to_f64(&b), &s);
             for plan in plans(&s) {
-                crate::cnn::scratch::poison_all_threads();
+                crate::ops::scratch::poison_all_threads();
                 let got = forward_planned(&x, &w, &b, &s, plan, false);
                 for (g, e) in got.iter().zip(&expected) {
                     assert!(close(*g, *e), "case {case:?} {plan:?}");
                 }
-                crate::cnn::scratch::poison_all_threads();
+                crate::ops::scratch::poison_all_threads();
                 let (mut gx, mut gw, mut gb) = (
                     vec![0.0; s.input_len()],
                     vec![0.0; s.weight_len()],

@@ -1,0 +1,149 @@
+//! The library a notebook links: it builds without the command's crates, and it never prints
+//! (progress and warnings reach the caller as values and callbacks).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::BandFixture;
+
+/// Crates only the `fer` command needs (its `cli` feature): argument parsing, Ctrl-C, progress
+/// bars, `fer fetch`'s HTTPS download (ureq, rustls, ring) and unzipping. `anyhow` is not on
+/// the list: linfa-logistic's optimiser (argmin) depends on it too.
+const COMMAND_ONLY: [&str; 7] = [
+    "clap",
+    "ctrlc",
+    "indicatif",
+    "ureq",
+    "rustls",
+    "ring",
+    "zip",
+];
+
+#[test]
+fn the_library_without_default_features_depends_on_no_command_crate() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let tree = |features: &[&str]| -> Vec<String> {
+        let out = Command::new(&cargo)
+            .args([
+                "tree", "--locked", "-e", "normal", "--prefix", "none", "-p", "fer-core",
+            ])
+            .args(features)
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .output()
+            .expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| line.split_whitespace().next().map(str::to_string))
+            .collect()
+    };
+    let lean = tree(&["--no-default-features"]);
+    let full = tree(&[]);
+    for name in COMMAND_ONLY {
+        assert!(
+            !lean.iter().any(|c| c == name),
+            "the library alone depends on {name}"
+        );
+        // The list names real dependencies of the command, so the check can fail.
+        assert!(
+            full.iter().any(|c| c == name),
+            "the command no longer uses {name}"
+        );
+    }
+}
+
+/// Set in the child process of [`the_library_prints_nothing_while_it_loads_fits_and_trains`].
+const CHILD: &str = "FER_QUIET_CHECK_CHILD";
+/// Printed by the child around the library calls, so the test harness's own lines are not
+/// counted.
+const BEGIN: &str = "<<library calls begin>>";
+const END: &str = "<<library calls end>>";
+
+/// Runs a load (with a cache that cannot be written: the library used to print that warning),
+/// a baseline fit and a short CNN training in a child process, and checks that nothing reached
+/// its stdout or stderr in between.
+#[test]
+fn the_library_prints_nothing_while_it_loads_fits_and_trains() {
+    if let Some(dir) = std::env::var_os(CHILD) {
+        library_calls(Path::new(&dir));
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    BandFixture {
+        train_per_class: 6,
+        test_per_class: 2,
+        without: &[],
+        blank_every: None,
+        noise: 40,
+        seed: 3,
+    }
+    .write(&tmp.path().join("fer"));
+    // A file where the cache folder should be: writing the cache fails.
+    let blocked = tmp.path().join("cache");
+    std::fs::write(&blocked, "not a folder").unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "lean_library::the_library_prints_nothing_while_it_loads_fits_and_trains",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, tmp.path())
+        .env("FER_CACHE_DIR", &blocked)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let begin = stdout.find(BEGIN).expect("the child ran the library calls");
+    let end = stdout.find(END).expect("the library calls ended");
+    let between = stdout[begin + BEGIN.len()..end].trim();
+    assert!(
+        between.is_empty(),
+        "the library printed to stdout: {between:?}"
+    );
+    assert!(
+        stderr.trim().is_empty(),
+        "the library printed to stderr: {stderr:?}"
+    );
+}
+
+fn library_calls(dir: &Path) {
+    use fer_core::baseline::{BaselineParams, FeatureKind};
+    use fer_core::cnn::{train, Arch, CheckpointOptions, Records, TrainConfig};
+    println!("{BEGIN}");
+    let fer = fer_core::data::load(&dir.join("fer")).unwrap();
+    // The cache could not be written, and the library says so in its return value instead.
+    assert!(fer.cache_warning.is_some(), "{:?}", fer.cache_warning);
+    let splits = fer.paper_split();
+    BaselineParams::new(FeatureKind::Hog)
+        .max_iterations(5)
+        .fit(&splits.train)
+        .unwrap();
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: 8,
+        ..TrainConfig::new(Arch::Best)
+    };
+    let mut records = Records::default();
+    let checkpoints = CheckpointOptions {
+        dir: Some(dir.join("cnn")),
+        ..CheckpointOptions::default()
+    };
+    train(
+        &splits.train,
+        &splits.validation,
+        &config,
+        &checkpoints,
+        &mut records,
+    )
+    .unwrap();
+    assert_eq!(records.0.len(), 1);
+    println!("{END}");
+}
