@@ -147,3 +147,86 @@ fn library_calls(dir: &Path) {
     assert_eq!(records.0.len(), 1);
     println!("{END}");
 }
+
+/// The modules of fer-core in the order data flows through them, each with the modules it may
+/// use (besides `emotion`, `error` and `fs`, which every module may): a module knows only the
+/// rooms below it.
+const LAYERS: [(&str, &[&str]); 10] = [
+    ("data", &[]),
+    ("ops", &[]),
+    ("classifier", &["data"]),
+    ("baseline", &["data", "classifier"]),
+    ("cnn", &["data", "ops", "classifier"]),
+    ("quick", &["data", "baseline", "cnn"]),
+    ("eval", &["data", "classifier", "cnn"]),
+    ("plot", &["data", "classifier", "cnn", "eval"]),
+    ("report", &["data", "classifier", "cnn", "eval", "plot"]),
+    (
+        "course",
+        &[
+            "data",
+            "classifier",
+            "baseline",
+            "cnn",
+            "ops",
+            "quick",
+            "eval",
+            "plot",
+        ],
+    ),
+];
+
+#[test]
+fn modules_use_only_the_modules_below_them() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let modules: Vec<&str> = LAYERS.iter().map(|(m, _)| *m).collect();
+    let mut violations = Vec::new();
+    for (module, allowed) in LAYERS.iter() {
+        let dir = src.join(module);
+        let files = if dir.is_dir() {
+            rust_files(&dir)
+        } else {
+            vec![src.join(format!("{module}.rs"))]
+        };
+        assert!(
+            !files.is_empty() && files[0].is_file(),
+            "no source for {module}"
+        );
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                for used in line.split("crate::").skip(1) {
+                    let name: String = used
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    if name != *module
+                        && modules.contains(&name.as_str())
+                        && !allowed.contains(&name.as_str())
+                    {
+                        violations.push(format!(
+                            "{}:{}: {module} uses {name}",
+                            file.display(),
+                            n + 1
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}

@@ -26,8 +26,8 @@
 
 use dfdx::nn::modules::{BatchNorm1D, BatchNorm2D, Dropout, Linear};
 use dfdx::nn::{BuildModule, Module, ModuleMut, ModuleVisitor, TensorCollection};
-use dfdx::prelude::RealizeTo;
-use dfdx::shapes::{Const, Dim, Dtype};
+
+use dfdx::shapes::{Const, Dtype};
 use dfdx::tensor::{Cpu, NoneTape, OwnedTape, Storage, Tensor};
 use dfdx::tensor_ops::{Device, ReshapeTo};
 
@@ -280,22 +280,6 @@ impl SeedModel {
     }
 }
 
-/// Checks a batch of any dimension types is `[N, 1, 48, 48]` and gives it the seed's type.
-pub fn to_seed_input<B: Dim, C: Dim, H: Dim, W: Dim, T: dfdx::tensor::Tape<f32, Cpu>>(
-    x: Tensor<(B, C, H, W), f32, Cpu, T>,
-) -> Result<SeedInput<T>> {
-    let (_, c, h, w) = *x.shape();
-    x.try_realize::<(usize, Const<1>, Const<48>, Const<48>)>()
-        .map_err(|_| {
-            FerError::ShapeMismatch(format!(
-                "the seed model takes [N, 1, 48, 48] batches, got [N, {}, {}, {}]",
-                c.size(),
-                h.size(),
-                w.size()
-            ))
-        })
-}
-
 impl Module<SeedInput<NoneTape>> for SeedModel {
     type Output = SeedLogits<NoneTape>;
     type Error = FerError;
@@ -317,6 +301,24 @@ impl ModuleMut<SeedInput<OwnedTape<f32, Cpu>>> for SeedModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dfdx::prelude::RealizeTo;
+    use dfdx::shapes::Dim;
+
+    /// Checks a batch of any dimension types is `[N, 1, 48, 48]` and gives it the seed's type.
+    fn to_seed_input<B: Dim, C: Dim, H: Dim, W: Dim, T: dfdx::tensor::Tape<f32, Cpu>>(
+        x: Tensor<(B, C, H, W), f32, Cpu, T>,
+    ) -> Result<SeedInput<T>> {
+        let (_, c, h, w) = *x.shape();
+        x.try_realize::<(usize, Const<1>, Const<48>, Const<48>)>()
+            .map_err(|_| {
+                FerError::ShapeMismatch(format!(
+                    "the seed model takes [N, 1, 48, 48] batches, got [N, {}, {}, {}]",
+                    c.size(),
+                    h.size(),
+                    w.size()
+                ))
+            })
+    }
     use dfdx::nn::{NumParams, ZeroGrads};
     use dfdx::optim::{Adam, AdamConfig, Optimizer};
     use dfdx::prelude::*;

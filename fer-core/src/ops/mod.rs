@@ -19,6 +19,7 @@ mod optimizer;
 mod pool;
 mod pool_layer;
 mod scratch;
+pub mod tuning;
 mod winograd;
 
 pub use allocator::retain_freed_memory;

@@ -1,59 +1,27 @@
-//! The training loop: seeded mini-batches (shuffled or class-balanced), augmentation,
-//! AdamW or Nesterov SGD (our own, [`super::optimizer`]) under a warm-up + cosine, one-cycle or
-//! reduce-on-plateau schedule, label smoothing and optional class weights, a validation pass per
-//! epoch, early stopping, and checkpoints of the best and the last epoch.
-//!
-//! A run can be stopped between any two steps (Ctrl-C in `fer train cnn`, through
-//! [`CheckpointOptions::interrupt`]) and resumed exactly: everything random in a step derives
-//! from (seed, epoch, step) alone (the epoch's order, the batch's augmentation, and dropout,
-//! which draws from a device seeded per step), and the `last/` checkpoint holds the weights,
-//! the optimiser's moments, the history and the position inside the epoch. A resumed run ends
-//! with the same weights and metrics as an uninterrupted one, bit for bit (a test checks it on
-//! two rayon threads: every parallel sum in the convolutions runs in an order fixed by the
-//! thread count, never by scheduling). A different thread count may change the last bits.
+//! The training loop: epochs until the last one or early stopping, a validation pass after
+//! each, the best epoch kept, checkpoints saved, and a stop on request that saves first.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use dfdx::losses::cross_entropy_with_logits_loss;
-use dfdx::shapes::Const;
-use dfdx::tensor::{AsArray, Cpu, TensorFromVec, Trace};
-use dfdx::tensor_ops::Backward;
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
+use dfdx::tensor::Cpu;
 
-use super::checkpoint::{load_checkpoint, load_history, save_checkpoint};
-use super::config::ModelConfig;
-use super::history::EpochRecord;
-use super::model::CnnModel;
-use super::observer::TrainObserver;
-use super::optimizer_state::{OptimizerState, OPTIMIZER_FILE};
-use super::train_config::{Augmentation, PlateauState, Schedule, TrainConfig};
-use crate::data::augment::AugmentPipeline;
-use crate::data::balance::{inverse_frequency_weights, WeightedSampler};
-use crate::data::{Dataset, PixelStats, IMAGE_PIXELS};
+use super::checkpointing::{save_last, TRAIN_CONFIG_FILE};
+use super::epoch::{evaluate_loss_accuracy, EpochEnd, Epochs};
+use super::position::Position;
+use super::resume::{load_resumed, Resumed};
+use crate::cnn::checkpoint::{load_checkpoint, save_checkpoint};
+use crate::cnn::config::ModelConfig;
+use crate::cnn::history::EpochRecord;
+use crate::cnn::model::CnnModel;
+use crate::cnn::observer::TrainObserver;
+use crate::cnn::optimizer_state::OptimizerState;
+use crate::cnn::schedule::{PlateauState, Schedule};
+use crate::cnn::train_config::TrainConfig;
+use crate::data::{Dataset, PixelStats};
 use crate::error::{FerError, Result};
-use crate::Emotion;
-
-/// Sub-folder of the output folder holding the last epoch's checkpoint (for `--resume`); the
-/// output folder itself holds the best epoch's (highest validation accuracy).
-pub const LAST_DIR: &str = "last";
-
-/// File name of the run's [position](Position) inside `last/`.
-pub const POSITION_FILE: &str = "position.json";
-
-/// Where `last/` is assembled before it replaces the previous one.
-const STAGING_DIR: &str = ".last.new";
-/// Where the previous `last/` waits while the new one is renamed into place; a crash between
-/// the two renames leaves it as the checkpoint to resume from.
-const PREVIOUS_DIR: &str = ".last.old";
-
-/// File name of the [`TrainConfig`] in the output folder.
-pub const TRAIN_CONFIG_FILE: &str = "train_config.json";
 
 /// Where and how a run keeps its checkpoints.
 #[derive(Debug, Clone, Default)]
@@ -78,299 +46,6 @@ pub struct TrainOutcome {
     pub best_epoch: usize,
     /// One record per epoch run (including resumed ones).
     pub history: Vec<EpochRecord>,
-}
-
-/// Where a run stands: saved in `last/` beside the weights and the optimiser state after every
-/// epoch and on interruption.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Position {
-    /// 0-based epoch in progress (or the next to run, when `step` is 0).
-    pub epoch: usize,
-    /// Steps of `epoch` already done.
-    pub step: usize,
-    /// Sum of the training losses of those steps.
-    pub loss_sum: f64,
-    /// Training faces those steps classified correctly.
-    pub correct: usize,
-    /// Training faces those steps saw.
-    pub seen: usize,
-    /// Training seconds those steps took.
-    pub seconds: f64,
-    /// The learning rate of the last step.
-    pub learning_rate: f64,
-    /// The reduce-on-plateau schedule's state after the epochs done.
-    pub plateau: PlateauState,
-    /// The run's training faces per class, in [`Emotion`] order: a run resumes only on the
-    /// faces it started with. `None` in checkpoints saved before it was kept.
-    #[serde(default)]
-    pub train_class_counts: Option<[usize; Emotion::COUNT]>,
-}
-
-impl Position {
-    /// The start of 0-based `epoch` of a run on `train_class_counts` faces per class.
-    fn start_of(
-        epoch: usize,
-        plateau: PlateauState,
-        train_class_counts: [usize; Emotion::COUNT],
-    ) -> Self {
-        Position {
-            epoch,
-            step: 0,
-            loss_sum: 0.0,
-            correct: 0,
-            seen: 0,
-            seconds: 0.0,
-            learning_rate: 0.0,
-            plateau,
-            train_class_counts: Some(train_class_counts),
-        }
-    }
-}
-
-/// Loss and accuracy of `model` on `data` (eval mode, no augmentation).
-pub fn evaluate_loss_accuracy(model: &CnnModel, data: &Dataset) -> Result<(f64, f64)> {
-    use crate::EmotionClassifier;
-    let proba = model.predict_proba(data.faces())?;
-    let mut loss = 0.0;
-    let mut correct = 0usize;
-    for (row, label) in proba.rows().into_iter().zip(data.labels()) {
-        let truth = label.index();
-        loss -= f64::from(row[truth].max(1e-12)).ln();
-        let predicted = (0..Emotion::COUNT)
-            .max_by(|&a, &b| row[a].total_cmp(&row[b]))
-            .unwrap_or(0);
-        correct += usize::from(predicted == truth);
-    }
-    let n = data.len() as f64;
-    Ok((loss / n, correct as f64 / n))
-}
-
-fn pipeline(augmentation: Augmentation) -> AugmentPipeline {
-    match augmentation {
-        Augmentation::None => AugmentPipeline::none(),
-        Augmentation::Light => AugmentPipeline::light(),
-        Augmentation::Default => AugmentPipeline::default(),
-        Augmentation::Strong => AugmentPipeline::strong(),
-    }
-}
-
-/// The faces of epoch `epoch` (0-based), from the run's seed and the epoch alone, so a resumed
-/// run draws what an uninterrupted one would have.
-fn epoch_order(train: &Dataset, config: &TrainConfig, epoch: usize) -> Result<Vec<usize>> {
-    let seed = config.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    if config.balanced_sampler {
-        return WeightedSampler::balanced(train.labels()).map(|s| s.epoch(train.len(), seed));
-    }
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    Ok(order)
-}
-
-/// The seeds of global step `step`: the batch's augmentation, and the device its tensors live
-/// on, from whose generator dfdx's dropout draws its masks. A device per step (rather than one
-/// for the run) makes the masks a function of (seed, step), so a run resumed mid-epoch draws
-/// the masks an uninterrupted one would.
-fn step_seeds(seed: u64, step: usize) -> (u64, u64) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ step as u64);
-    (rng.gen(), rng.gen())
-}
-
-/// The `last/` checkpoint a resumed run continues from.
-struct Resumed {
-    model: CnnModel,
-    history: Vec<EpochRecord>,
-    optimizer: OptimizerState,
-    position: Position,
-}
-
-/// The folder to resume from: `last/`, or the previous one if a save was cut off between its
-/// two renames.
-fn resume_folder(dir: &Path) -> Result<PathBuf> {
-    let last = dir.join(LAST_DIR);
-    if last.is_dir() {
-        return Ok(last);
-    }
-    let previous = dir.join(PREVIOUS_DIR);
-    if previous.is_dir() {
-        return Ok(previous);
-    }
-    Err(FerError::Model {
-        path: last,
-        message: "no checkpoint to resume from (the run saved none: it had neither finished an \
-                  epoch nor been interrupted)"
-            .into(),
-    })
-}
-
-/// Settings a resumed run may change: it may run more epochs (the warm-up + cosine and
-/// one-cycle schedules then stretch over the new total from the next step) or stop earlier.
-const RESUMABLE_CHANGES: [&str; 2] = ["epochs", "patience"];
-
-/// Refuses to resume with other settings than the run's own (its `train_config.json`) apart
-/// from [`RESUMABLE_CHANGES`], naming the fields that differ: the optimiser, sampling and
-/// augmentation of a resumed run continue the interrupted one's, so a changed setting would
-/// silently give a run that is neither.
-fn check_same_settings(dir: &Path, config: &TrainConfig) -> Result<()> {
-    let path = dir.join(TRAIN_CONFIG_FILE);
-    if !path.is_file() {
-        return Ok(());
-    }
-    let saved: TrainConfig = crate::fs::read_json(&path)?;
-    // Compared as the rates training uses: a file that leaves them out (the network's
-    // standard) equals one that names the same rates, and differs from one naming others.
-    let as_json = |config: &TrainConfig| {
-        let config = TrainConfig {
-            dropout: Some(config.dropout_rates()),
-            ..*config
-        };
-        serde_json::to_value(config).map_err(|source| FerError::Json {
-            path: path.clone(),
-            source,
-        })
-    };
-    let (saved, asked) = (as_json(&saved)?, as_json(config)?);
-    let (Some(saved), Some(asked)) = (saved.as_object(), asked.as_object()) else {
-        return Ok(());
-    };
-    let differences: Vec<String> = saved
-        .iter()
-        .filter(|(field, value)| {
-            !RESUMABLE_CHANGES.contains(&field.as_str()) && asked.get(*field) != Some(value)
-        })
-        .map(|(field, value)| {
-            let asked = asked.get(field).unwrap_or(&serde_json::Value::Null);
-            format!("{field} {value} (now {asked})")
-        })
-        .collect();
-    if differences.is_empty() {
-        return Ok(());
-    }
-    Err(FerError::Model {
-        path,
-        message: format!(
-            "the run was started with {}: resume with the same settings",
-            differences.join(", ")
-        ),
-    })
-}
-
-/// `counts` (faces per class) as "N faces (angry n, disgust n, ...)".
-fn describe_counts(counts: &[usize; Emotion::COUNT]) -> String {
-    let per_class: Vec<String> = Emotion::ALL
-        .iter()
-        .zip(counts)
-        .map(|(emotion, n)| format!("{emotion} {n}"))
-        .collect();
-    format!(
-        "{} faces ({})",
-        counts.iter().sum::<usize>(),
-        per_class.join(", ")
-    )
-}
-
-fn load_resumed(
-    dir: &Path,
-    config: &TrainConfig,
-    train_class_counts: [usize; Emotion::COUNT],
-) -> Result<Resumed> {
-    check_same_settings(dir, config)?;
-    let last = resume_folder(dir)?;
-    let model = load_checkpoint(&last)?;
-    if model.config.arch != config.arch {
-        return Err(FerError::Model {
-            path: last,
-            message: format!(
-                "holds a `{}` model, the run asks for `{}`",
-                model.config.arch.name(),
-                config.arch.name()
-            ),
-        });
-    }
-    let history = load_history(&last)?;
-    let position_path = last.join(POSITION_FILE);
-    let (optimizer, position) = if position_path.is_file() {
-        let mut position: Position = crate::fs::read_json(&position_path)?;
-        // Another training set would give other epoch orders and batches: neither the run
-        // that stopped nor a new one.
-        if let Some(saved) = position.train_class_counts {
-            if saved != train_class_counts {
-                return Err(FerError::Model {
-                    path: position_path,
-                    message: format!(
-                        "the run trained on {}; this training set has {}: resume on the same \
-                         faces (the same data set and face limit)",
-                        describe_counts(&saved),
-                        describe_counts(&train_class_counts)
-                    ),
-                });
-            }
-        }
-        position.train_class_counts = Some(train_class_counts);
-        if position.epoch != history.len() {
-            return Err(FerError::Model {
-                path: position_path,
-                message: format!(
-                    "says epoch {} is next but the history holds {} epochs",
-                    position.epoch + 1,
-                    history.len()
-                ),
-            });
-        }
-        let optimizer = OptimizerState::load(&last.join(OPTIMIZER_FILE), &model.network, config)?;
-        (optimizer, position)
-    } else {
-        // A checkpoint saved before optimiser state was kept: continue after its last epoch
-        // with fresh moments, as --resume then did; the plateau state is replayed.
-        let mut plateau = PlateauState::default();
-        for record in &history {
-            plateau.observe(record.val_accuracy, config.plateau_patience);
-        }
-        (
-            OptimizerState::new(&model.network, config),
-            Position::start_of(history.len(), plateau, train_class_counts),
-        )
-    };
-    Ok(Resumed {
-        model,
-        history,
-        optimizer,
-        position,
-    })
-}
-
-fn remove_folder(path: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(FerError::io(path, e)),
-        _ => Ok(()),
-    }
-}
-
-/// Writes the resumable checkpoint: assembled in a staging folder, then renamed over `last/`,
-/// so `last/` is always one consistent save (weights, optimiser, history, position), never a
-/// mix of two.
-fn save_last(
-    dir: &Path,
-    model: &CnnModel,
-    history: &[EpochRecord],
-    optimizer: &OptimizerState,
-    position: &Position,
-) -> Result<PathBuf> {
-    let (staging, last, previous) = (
-        dir.join(STAGING_DIR),
-        dir.join(LAST_DIR),
-        dir.join(PREVIOUS_DIR),
-    );
-    remove_folder(&staging)?;
-    save_checkpoint(&staging, model, history)?;
-    optimizer.save(&staging.join(OPTIMIZER_FILE))?;
-    crate::fs::write_json_atomically(&staging.join(POSITION_FILE), position)?;
-    if last.is_dir() {
-        remove_folder(&previous)?;
-        std::fs::rename(&last, &previous).map_err(|e| FerError::io(&last, e))?;
-    }
-    std::fs::rename(&staging, &last).map_err(|e| FerError::io(&last, e))?;
-    remove_folder(&previous)?;
-    Ok(last)
 }
 
 /// Trains a model of `config.arch` on `train`, choosing the best epoch on `validation`
@@ -462,19 +137,8 @@ fn run(
         _ => model.clone(),
     };
 
-    let augment = pipeline(config.augmentation);
-    let dropout = config.dropout_rates();
-    let class_weights = if config.class_weighted {
-        inverse_frequency_weights(&train_class_counts)?
-    } else {
-        [1.0; Emotion::COUNT]
-    };
-    let steps_per_epoch = train.len() / config.batch_size;
-    let total_steps = steps_per_epoch * config.epochs;
-    let warmup_steps = (config.warmup_epochs * steps_per_epoch as f64).round() as usize;
-    let mut grads = model.network.alloc_grads()?;
-    let batch = config.batch_size;
-    let mut pixels = vec![0.0f32; batch * IMAGE_PIXELS];
+    let mut epochs = Epochs::new(train, config, &train_class_counts, &model)?;
+    let steps_per_epoch = epochs.steps_per_epoch;
     let interrupted = || {
         checkpoints
             .interrupt
@@ -493,76 +157,19 @@ fn run(
             break;
         }
         let epoch = position.epoch;
-        let order = epoch_order(train, config, epoch)?;
-        observer.epoch_started(epoch + 1, config.epochs, steps_per_epoch, position.step);
-        // The last partial batch is dropped: a batch of one breaks batch norm.
-        for (step, indices) in order.chunks_exact(batch).enumerate().skip(position.step) {
-            let global_step = epoch * steps_per_epoch + step;
-            if interrupted() || stop_before == Some(global_step) {
-                let checkpoint = match &checkpoints.dir {
-                    Some(dir) => Some(save_last(dir, &model, &history, &optimizer, &position)?),
-                    None => None,
-                };
-                return Err(FerError::Interrupted {
-                    epoch: epoch + 1,
-                    step,
-                    checkpoint,
-                });
-            }
-            let started = Instant::now();
-            let (batch_seed, device_seed) = step_seeds(config.seed, global_step);
-            let step_device = Cpu::seed_from_u64(device_seed);
-            augment.augment_indices(train, indices, batch_seed, &mut pixels)?;
-            model.standardize_unit(&mut pixels);
-            let mut targets = vec![0.0f32; batch * Emotion::COUNT];
-            let smooth = config.label_smoothing / Emotion::COUNT as f32;
-            for (row, &i) in targets.chunks_exact_mut(Emotion::COUNT).zip(indices) {
-                let label = train.labels()[i].index();
-                let weight = class_weights[label];
-                row.iter_mut().for_each(|t| *t = smooth * weight);
-                row[label] += (1.0 - config.label_smoothing) * weight;
-            }
-            let x = step_device.try_tensor_from_vec(
-                pixels.clone(),
-                (batch, Const::<1>, Const::<48>, Const::<48>),
-            )?;
-            let y = step_device.try_tensor_from_vec(targets, (batch, Const::<7>))?;
-            let logits = model.network.forward_train(x.traced(grads), dropout)?;
-            let logit_values = logits.as_vec();
-            let loss = cross_entropy_with_logits_loss(logits, y);
-            let loss_value = loss.array();
-            if !loss_value.is_finite() {
-                return Err(FerError::Fit(format!(
-                    "the loss became {loss_value} at epoch {}, step {} (lower the learning \
-                     rate); the checkpoints of earlier epochs are kept",
-                    epoch + 1,
-                    step + 1
-                )));
-            }
-            grads = loss.try_backward()?;
-            let learning_rate = config.scheduled_learning_rate(
-                global_step,
-                warmup_steps,
-                total_steps,
-                &position.plateau,
-            );
-            optimizer.step(&mut model.network, &mut grads, learning_rate)?;
-            model.network.zero_grads(&mut grads)?;
-            position.step = step + 1;
-            position.learning_rate = learning_rate;
-            position.loss_sum += f64::from(loss_value);
-            for (row, &i) in logit_values.chunks_exact(Emotion::COUNT).zip(indices) {
-                let predicted = (0..Emotion::COUNT)
-                    .max_by(|&a, &b| row[a].total_cmp(&row[b]))
-                    .unwrap_or(0);
-                position.correct += usize::from(predicted == train.labels()[i].index());
-            }
-            position.seen += indices.len();
-            position.seconds += started.elapsed().as_secs_f64();
-            observer.step_ended(
-                position.loss_sum / position.step as f64,
-                position.correct as f64 / position.seen as f64,
-            );
+        let stop = |step| interrupted() || stop_before == Some(step);
+        if let EpochEnd::Stopped { step } =
+            epochs.run(&mut model, &mut optimizer, &mut position, observer, stop)?
+        {
+            let checkpoint = match &checkpoints.dir {
+                Some(dir) => Some(save_last(dir, &model, &history, &optimizer, &position)?),
+                None => None,
+            };
+            return Err(FerError::Interrupted {
+                epoch: epoch + 1,
+                step,
+                checkpoint,
+            });
         }
         let validating = Instant::now();
         let (val_loss, val_accuracy) = evaluate_loss_accuracy(&model, validation)?;
@@ -602,19 +209,24 @@ fn run(
     })
 }
 
-/// The best checkpoint's folder and its `last/` sibling, for callers that report paths.
-pub fn checkpoint_paths(dir: &Path) -> (PathBuf, PathBuf) {
-    (dir.to_path_buf(), dir.join(LAST_DIR))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cnn::checkpoint::load_history;
     use crate::cnn::config::Arch;
     use crate::cnn::observer::{Records, Silent};
+    use crate::cnn::optimizer_state::OPTIMIZER_FILE;
+    use crate::cnn::train::checkpointing::{LAST_DIR, POSITION_FILE, PREVIOUS_DIR, STAGING_DIR};
+    use crate::cnn::train::resume::check_same_settings;
+    use crate::cnn::train_config::Augmentation;
+    use crate::data::IMAGE_PIXELS;
     use crate::data::{Origin, Usage};
     use crate::ops::OptimizerKind;
+    use crate::Emotion;
     use crate::EmotionClassifier;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use std::path::Path;
 
     /// Faces whose class is a bright 12x12 square at one of 7 positions on a noisy background:
     /// learnable in a few epochs, and no class is guessable from the mean gray level.
@@ -699,7 +311,7 @@ mod tests {
     /// statistics included) and optimiser moments, bit for bit, and the same history (the
     /// validation loss to 1e-6: the eval-mode convolutions reduce across threads).
     fn assert_same_run(a: &Path, b: &Path, ha: &[EpochRecord], hb: &[EpochRecord]) {
-        for file in [super::super::checkpoint::WEIGHTS_FILE, OPTIMIZER_FILE] {
+        for file in [crate::cnn::checkpoint::WEIGHTS_FILE, OPTIMIZER_FILE] {
             let (ta, tb) = (
                 tensors_of(&a.join(LAST_DIR).join(file)),
                 tensors_of(&b.join(LAST_DIR).join(file)),
@@ -958,7 +570,7 @@ mod tests {
         );
 
         // Weights of the other architecture.
-        let config_path = dir.path().join(super::super::checkpoint::CONFIG_FILE);
+        let config_path = dir.path().join(crate::cnn::checkpoint::CONFIG_FILE);
         ModelConfig::new(Arch::Seed).save(&config_path).unwrap();
         let err = load_checkpoint(dir.path()).unwrap_err().to_string();
         assert!(
@@ -967,7 +579,7 @@ mod tests {
         );
         ModelConfig::new(Arch::Best).save(&config_path).unwrap();
         // A truncated weights file.
-        let weights = dir.path().join(super::super::checkpoint::WEIGHTS_FILE);
+        let weights = dir.path().join(crate::cnn::checkpoint::WEIGHTS_FILE);
         let bytes = std::fs::read(&weights).unwrap();
         std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
         let err = load_checkpoint(dir.path()).unwrap_err().to_string();
