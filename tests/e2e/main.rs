@@ -16,3 +16,4 @@ mod predict_cli;
 mod report_cli;
 mod run_cli;
 mod shipped_model;
+mod tta_record_cli;

@@ -27,7 +27,8 @@
 //! The batch runs in chunks of whole images sized so that a chunk's transformed tiles fit in
 //! the L3 cache; within a chunk the transforms run in parallel over channels and the `a²`
 //! products in parallel over `ξ`, each single-threaded, so the order of every sum is fixed by
-//! the shapes and the same inputs give the same bits on any number of threads.
+//! the shapes and the same inputs give the same bits on any number of threads, on one machine
+//! (another CPU may get another `gemm` kernel or block sizes, so other last bits).
 
 use rayon::prelude::*;
 

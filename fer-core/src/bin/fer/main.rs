@@ -16,6 +16,7 @@ mod report;
 mod run;
 mod stats;
 mod train;
+mod tta_record;
 
 /// Facial emotion recognition on FER2013: data statistics, training, evaluation and reports.
 #[derive(Debug, Parser)]

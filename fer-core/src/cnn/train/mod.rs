@@ -10,7 +10,9 @@
 //! the optimiser's moments, the history and the position inside the epoch. A resumed run ends
 //! with the same weights and metrics as an uninterrupted one, bit for bit (a test checks it on
 //! two rayon threads: every parallel sum in the convolutions runs in an order fixed by the
-//! thread count, never by scheduling). A different thread count may change the last bits.
+//! thread count, never by scheduling). That holds on one machine and thread count: a different
+//! thread count, or a CPU that gets another `gemm` kernel or block sizes, may change the last
+//! bits.
 
 mod checkpointing;
 mod epoch;
