@@ -23,6 +23,7 @@ pub mod data;
 pub mod emotion;
 pub mod error;
 pub mod eval;
+pub mod faces;
 pub mod fs;
 pub mod ops;
 pub mod plot;

@@ -10,6 +10,7 @@ mod cnn_cli;
 mod common;
 mod data_cli;
 mod data_full;
+mod faces_cli;
 mod fetch_cli;
 mod lean_library;
 mod predict_cli;

@@ -69,6 +69,15 @@ pub struct Report {
     pub metrics: ReportMetrics,
 }
 
+impl Report {
+    /// Adds an HTML section at the end of the page (the photo gallery of
+    /// [`photo_gallery`](crate::plot::photo_gallery), say).
+    pub fn append_section(&mut self, html: &str) {
+        let at = self.html.rfind("</body>").unwrap_or(self.html.len());
+        self.html.insert_str(at, html);
+    }
+}
+
 /// Scores each model on the [`REPORT_SPLIT`] faces of `test` and lays out the report:
 /// the data (class distribution of `train` and `test`, sample and mean faces, augmentation
 /// preview), a summary table, training curves for models with a history, and per model the

@@ -27,7 +27,7 @@ mod tta_record;
     long_about = None,
     after_help = "Start here: `fer fetch` downloads FER2013 into data/fer2013, `fer run --quick` \
         checks the whole workflow in a minute or two, `fer run` trains both models and writes \
-        the report, `fer predict --model DIR face.jpg` classifies your own face crops. Each \
+        the report, `fer predict --model DIR photo.jpg` finds and classifies the faces in your photos. Each \
         subcommand has its own --help."
 )]
 struct Cli {
@@ -43,7 +43,7 @@ enum Command {
     Evaluate(evaluate::Args),
     /// Download FER2013 from Kaggle with your API token and unpack it: `fer fetch`.
     Fetch(fetch::Args),
-    /// The top three emotions of face images: `fer predict --model DIR face.jpg`.
+    /// The faces in photos and their top three emotions: `fer predict --model DIR photo.jpg`.
     Predict(predict::Args),
     /// An HTML report with every metric and figure: `fer report --baseline run/model.json --out report`.
     Report(report::Args),

@@ -34,6 +34,10 @@ pub struct Args {
     /// Folder for report.html and metrics.json (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Photos (or folders of them) whose faces the CNN classifies in a gallery at the end of
+    /// the report (the first 6).
+    #[arg(long, value_name = "IMAGE", num_args = 1.., requires = "model")]
+    photos: Vec<PathBuf>,
 }
 
 /// Loads the models and the data, builds the report and writes it.
@@ -55,6 +59,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => None,
     };
 
+    // Photos are listed before the data loads too (a missing one fails early).
+    let photos = fer_core::faces::photo_files(&args.photos)?;
     let path = data::resolve_data_path(args.data.as_deref());
     let fer = crate::load::load(&path)?;
     let started = Instant::now();
@@ -73,13 +79,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             history: &[],
         });
     }
-    let report = write_report(
+    let mut report = write_report(
         &path.display().to_string(),
         &fer.train,
         &fer.kaggle_test,
         &models,
         out.path(),
     )?;
+    if let (Some((model, _)), false) = (&cnn, args.photos.is_empty()) {
+        let detector = fer_core::faces::FaceDetector::new(Default::default())?;
+        let tta = fer_core::cnn::Tta::None;
+        report.append_section(&fer_core::plot::photo_gallery(
+            model, &detector, &photos, tta,
+        )?);
+        eval::write_report(&report, out.path())?;
+    }
     for m in &report.metrics.models {
         println!(
             "{}: accuracy {:.4} on {} {} faces",
