@@ -11,6 +11,8 @@ mod common;
 mod data_cli;
 mod data_full;
 mod fetch_cli;
+#[cfg(feature = "onnx")]
+mod onnx_export;
 mod predict_cli;
 mod report_cli;
 mod run_cli;
