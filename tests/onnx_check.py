@@ -1,16 +1,17 @@
 """ONNX Runtime and the `onnx` checker on a file written by `fer export` (tests/onnx_check.sh runs
 this; it is the second engine, after tract in tests/e2e/onnx_export.rs, that checks an export).
 
-    python onnx_check.py check MODEL.onnx FER2013_DIR
-        onnx.checker.check_model passes; scoring PrivateTest (the files
-        FER2013_DIR/test/<emotion>/PrivateTest_*.jpg) gets exactly as many faces right as the
-        PrivateTest accuracy the file's metadata records (what `fer train cnn` measured, and
-        what `fer evaluate --split private-test` reproduces: tests/e2e/shipped_model.rs).
-    python onnx_check.py bench MODEL.onnx FER2013_DIR
+    python onnx_check.py check MODEL.onnx FACES_DIR
+        onnx.checker.check_model passes; scoring PrivateTest (FACES_DIR/pixels.u8 and labels.u8,
+        the faces of FER2013_DIR/test/<emotion>/PrivateTest_*.jpg as fer decodes them, from
+        `cargo run --example private_test_faces -- FER2013_DIR FACES_DIR`) gets exactly as many
+        faces right as the PrivateTest accuracy the file's metadata records (what `fer train
+        cnn` measured, and what `fer evaluate --split private-test` reproduces:
+        tests/e2e/shipped_model.rs).
+    python onnx_check.py bench MODEL.onnx FACES_DIR
         ONNX Runtime's speed on 2 threads: faces per second in batches of 256 and the latency
         of one face. Prints one JSON object.
 """
-import glob
 import json
 import os
 import sys
@@ -19,7 +20,6 @@ import time
 import numpy as np
 import onnx
 import onnxruntime as ort
-from PIL import Image
 
 # FER2013's labels in the model's output order; the file's metadata must say the same.
 EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
@@ -33,25 +33,16 @@ def session(path, threads=2):
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
-def load_face(path):
-    """A face as fer reads one (fer-core/src/data/folder.rs, load_face): 8-bit grayscale, 48x48
-    (Kaggle's files already are, so no resize), grey levels 0-255 as f32."""
-    image = Image.open(path)
-    image = image.convert("L")
-    if image.size != (48, 48):
-        raise SystemExit(f"{path}: {image.size[0]}x{image.size[1]}, expected a 48x48 FER2013 face")
-    return np.asarray(image, dtype=np.float32)
-
-
-def private_test(data_dir):
-    faces, labels = [], []
-    for label, emotion in enumerate(EMOTIONS):
-        files = sorted(glob.glob(os.path.join(data_dir, "test", emotion, "PrivateTest_*.jpg")))
-        faces += [load_face(f) for f in files]
-        labels += [label] * len(files)
-    if not faces:
-        raise SystemExit(f"{data_dir}: no test/<emotion>/PrivateTest_*.jpg files")
-    return np.stack(faces)[:, None], np.array(labels)
+def private_test(faces_dir):
+    """PrivateTest as fer decodes it, written by `cargo run --example private_test_faces`:
+    decoding the JPEGs here (Pillow's libjpeg-turbo) gives up to one grey level of difference
+    from fer's decoder (the image crate's) on every face, enough to move a prediction now and
+    then, so both engines score the same bytes."""
+    pixels = np.fromfile(os.path.join(faces_dir, "pixels.u8"), dtype=np.uint8)
+    labels = np.fromfile(os.path.join(faces_dir, "labels.u8"), dtype=np.uint8).astype(np.int64)
+    if len(labels) == 0 or pixels.size != len(labels) * 48 * 48:
+        raise SystemExit(f"{faces_dir}: {pixels.size} pixels for {len(labels)} labels")
+    return pixels.reshape(-1, 1, 48, 48).astype(np.float32), labels
 
 
 def probabilities(sess, faces):
@@ -60,14 +51,14 @@ def probabilities(sess, faces):
     return np.concatenate(out)
 
 
-def check(path, data_dir):
+def check(path, faces_dir):
     model = onnx.load(path)
     onnx.checker.check_model(model, full_check=True)
     meta = {p.key: p.value for p in model.metadata_props}
     if json.loads(meta["emotions"]) != EMOTIONS:
         raise SystemExit(f"{path}: labels {meta['emotions']}, expected {EMOTIONS}")
     sess = session(path)
-    faces, labels = private_test(data_dir)
+    faces, labels = private_test(faces_dir)
     p = probabilities(sess, faces)
     if not np.allclose(p.sum(axis=1), 1.0, atol=1e-5):
         raise SystemExit(f"{path}: probabilities do not sum to 1")
@@ -79,9 +70,9 @@ def check(path, data_dir):
         raise SystemExit(f"onnx_check: ONNX Runtime got {correct} right, fer {recorded}")
 
 
-def bench(path, data_dir, seconds=5.0):
+def bench(path, faces_dir, seconds=5.0):
     sess = session(path)
-    faces, _ = private_test(data_dir)
+    faces, _ = private_test(faces_dir)
     batch = faces[:BATCH]
     one = faces[:1]
     for _ in range(3):  # warm-up
