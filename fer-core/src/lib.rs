@@ -23,6 +23,8 @@ pub mod data;
 pub mod emotion;
 pub mod error;
 pub mod eval;
+#[cfg(feature = "onnx")]
+pub mod export;
 pub mod faces;
 pub mod fs;
 pub mod ops;

@@ -13,6 +13,8 @@ mod data_full;
 mod faces_cli;
 mod fetch_cli;
 mod lean_library;
+#[cfg(feature = "onnx")]
+mod onnx_export;
 mod predict_cli;
 mod report_cli;
 mod run_cli;

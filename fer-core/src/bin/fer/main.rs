@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod evaluate;
+#[cfg(feature = "onnx")]
+mod export;
 mod fetch;
 mod load;
 mod out_dir;
@@ -41,6 +43,9 @@ enum Command {
     Bench(bench::Args),
     /// Score a CNN checkpoint: `fer evaluate --model DIR --split private-test --json`.
     Evaluate(evaluate::Args),
+    /// A CNN checkpoint as an ONNX file: `fer export --model DIR --onnx OUT.onnx`.
+    #[cfg(feature = "onnx")]
+    Export(export::Args),
     /// Download FER2013 from Kaggle with your API token and unpack it: `fer fetch`.
     Fetch(fetch::Args),
     /// The faces in photos and their top three emotions: `fer predict --model DIR photo.jpg`.
@@ -61,6 +66,8 @@ fn main() -> std::process::ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         Command::Bench(args) => bench::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        #[cfg(feature = "onnx")]
+        Command::Export(args) => export::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Report(args) => report::run(args),
