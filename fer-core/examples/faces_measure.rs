@@ -46,7 +46,7 @@ fn options() -> Result<DetectorOptions, Box<dyn std::error::Error>> {
 
 fn frame(data: &str, model: &str, n: Option<&String>) -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = n.map(|s| s.parse()).transpose()?.unwrap_or(500);
-    let test = fer_core::data::load(Path::new(data))?.test;
+    let test = fer_core::data::load(Path::new(data))?.kaggle_test;
     // Every k-th face of test/, so all emotions and both splits are represented.
     let step = (test.len() / n).max(1);
     let indices: Vec<usize> = (0..test.len()).step_by(step).take(n).collect();
@@ -67,7 +67,7 @@ fn frame(data: &str, model: &str, n: Option<&String>) -> Result<(), Box<dyn std:
         .map(|&i| crop_face_gray(&enlarge_face(&faces[i], 4), &frame.boxes[i].unwrap()))
         .collect();
     let correct = |faces: &[Face]| -> Result<usize, fer_core::FerError> {
-        Ok(classify_crops(&model, faces, false)?
+        Ok(classify_crops(&model, faces, fer_core::cnn::Tta::None)?
             .iter()
             .zip(&found)
             .filter(|(p, &i)| {
@@ -76,7 +76,7 @@ fn frame(data: &str, model: &str, n: Option<&String>) -> Result<(), Box<dyn std:
             })
             .count())
     };
-    let all_correct = classify_crops(&model, &faces, false)?
+    let all_correct = classify_crops(&model, &faces, fer_core::cnn::Tta::None)?
         .iter()
         .zip(&labels)
         .filter(|(p, l)| (0..7).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap() == l.index())
@@ -120,8 +120,9 @@ fn photos(model: &str, images: &[String]) -> Result<(), Box<dyn std::error::Erro
         let mut boxes = Vec::new();
         let detect_ms = time(&mut || boxes = detector.detect(&photo));
         let mut faces = Vec::new();
-        let total_ms =
-            time(&mut || faces = classify_photo(&model, &detector, &photo, false).unwrap());
+        let total_ms = time(&mut || {
+            faces = classify_photo(&model, &detector, &photo, fer_core::cnn::Tta::None).unwrap()
+        });
         println!(
             "{}",
             serde_json::json!({

@@ -21,7 +21,7 @@ fn main() -> fer_core::Result<()> {
     };
     let loaded = data::load(data_dir)?;
     let mut all = loaded.train;
-    all.extend(loaded.test);
+    all.extend(loaded.kaggle_test);
     let faces = all.with_usage(Usage::PrivateTest);
     let labels: Vec<u8> = faces.labels().iter().map(|e| e.index() as u8).collect();
     fer_core::fs::write_atomically(&out_dir.join("pixels.u8"), |w| w.write_all(faces.pixels()))?;

@@ -221,7 +221,9 @@ fn crop_mode_is_the_face_crop_classification_bit_for_bit() {
         ],
     );
     let json = json_of(&out);
-    let expected = model.predict_image_files(&[&face, &photo], true).unwrap();
+    let expected = model
+        .predict_image_files(&[&face, &photo], fer_core::cnn::Tta::Flip)
+        .unwrap();
     for (item, p) in json.as_array().unwrap().iter().zip(&expected) {
         for entry in item["top"].as_array().unwrap() {
             let name = entry["emotion"].as_str().unwrap();
@@ -279,7 +281,9 @@ fn undecodable_and_missing_photos_fail_naming_the_file() {
 /// decimals, so a change to the detector that moves the frame fails here.
 #[test]
 fn the_crop_frame_is_the_one_measured_on_fer2013_faces() {
-    let test = fer_core::data::load_uncached(&fer2013_dir()).unwrap().test;
+    let test = fer_core::data::load_uncached(&fer2013_dir())
+        .unwrap()
+        .kaggle_test;
     let step = test.len() / 500;
     let faces: Vec<fer_core::Face> = (0..test.len())
         .step_by(step)

@@ -6,12 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use dfdx::tensor::{Cpu, TensorFrom};
-use dfdx::tensor_ops::Device;
 use fer_core::cnn::{load_checkpoint, Arch, CnnModel, ModelConfig, Network};
 use fer_core::data::{self, PixelStats};
 use fer_core::export::{
-    write_onnx, ExportMetadata, EMOTIONS_KEY, IR_VERSION, OPSET_VERSION,
-    PRIVATE_TEST_ACCURACY_KEY,
+    write_onnx, ExportMetadata, EMOTIONS_KEY, IR_VERSION, OPSET_VERSION, PRIVATE_TEST_ACCURACY_KEY,
 };
 use fer_core::{Dataset, Emotion, Usage, IMAGE_PIXELS};
 use prost::Message;
@@ -35,7 +33,7 @@ const FACES_PER_SPLIT: usize = 200;
 fn faces_of_each_split() -> Vec<(Usage, Dataset)> {
     let loaded = data::load_uncached(&fer2013_dir()).expect("FER2013 loads");
     let mut all = loaded.train.clone();
-    all.extend(loaded.test.clone());
+    all.extend(loaded.kaggle_test.clone());
     [Usage::Training, Usage::PublicTest, Usage::PrivateTest]
         .into_iter()
         .map(|usage| {
@@ -105,17 +103,27 @@ fn assert_tract_agrees(name: &str, model: &CnnModel, splits: &[(Usage, Dataset)]
                 .fold(0.0f32, f32::max)
         };
         let p_diff = diff(&fer_p, &tract_p);
-        assert!(p_diff <= 1e-5, "{name}, {usage:?}: probabilities differ by {p_diff}");
+        assert!(
+            p_diff <= 1e-5,
+            "{name}, {usage:?}: probabilities differ by {p_diff}"
+        );
         // Logits are unbounded; relative to their scale, as loose as the probabilities.
         let scale = fer_logits.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         let l_diff = diff(&fer_logits, &tract_logits);
-        assert!(l_diff <= 1e-5 * scale, "{name}, {usage:?}: logits differ by {l_diff}");
+        assert!(
+            l_diff <= 1e-5 * scale,
+            "{name}, {usage:?}: logits differ by {l_diff}"
+        );
         for (i, (a, b)) in fer_p
             .chunks_exact(Emotion::COUNT)
             .zip(tract_p.chunks_exact(Emotion::COUNT))
             .enumerate()
         {
-            assert_eq!(argmax(a), argmax(b), "{name}, {usage:?}, face {i}: {a:?} vs {b:?}");
+            assert_eq!(
+                argmax(a),
+                argmax(b),
+                "{name}, {usage:?}, face {i}: {a:?} vs {b:?}"
+            );
         }
         worst = worst.max(p_diff);
     }
@@ -125,7 +133,12 @@ fn assert_tract_agrees(name: &str, model: &CnnModel, splits: &[(Usage, Dataset)]
 
 /// An untrained model of `arch` seeded with 0, with the shipped model's pixel statistics.
 fn untrained(arch: Arch, stats: &PixelStats) -> CnnModel {
-    CnnModel::new(ModelConfig::new(arch), stats.clone(), &Cpu::seed_from_u64(0)).unwrap()
+    CnnModel::new(
+        ModelConfig::new(arch),
+        stats.clone(),
+        &Cpu::seed_from_u64(0),
+    )
+    .unwrap()
 }
 
 /// Gives every batch norm of the seed random running statistics, scale and shift, so the
@@ -164,8 +177,16 @@ fn tract_runs_exports_of_both_networks_as_fer_does() {
     let shipped = load_checkpoint(&shipped_model()).unwrap();
     assert_eq!(shipped.config.arch, Arch::Best);
     assert_tract_agrees("shipped-best", &shipped, &splits);
-    assert_tract_agrees("untrained-best", &untrained(Arch::Best, &shipped.stats), &splits);
-    assert_tract_agrees("untrained-seed", &untrained(Arch::Seed, &shipped.stats), &splits);
+    assert_tract_agrees(
+        "untrained-best",
+        &untrained(Arch::Best, &shipped.stats),
+        &splits,
+    );
+    assert_tract_agrees(
+        "untrained-seed",
+        &untrained(Arch::Seed, &shipped.stats),
+        &splits,
+    );
     let mut seed = untrained(Arch::Seed, &shipped.stats);
     perturb_seed_norms(&mut seed);
     assert_tract_agrees("seed-with-statistics", &seed, &splits);
@@ -179,7 +200,14 @@ fn fer_export_writes_a_documented_file_and_refuses_bad_paths() {
     let model = shipped_model();
     let run = fer(
         cache.path(),
-        &["export", "--model", path_str(&model), "--onnx", path_str(&out), "--json"],
+        &[
+            "export",
+            "--model",
+            path_str(&model),
+            "--onnx",
+            path_str(&out),
+            "--json",
+        ],
     );
     assert!(run.status.success(), "{}", stderr(&run));
     let report = json_of(&run);
@@ -207,11 +235,12 @@ fn fer_export_writes_a_documented_file_and_refuses_bad_paths() {
     let expected: Vec<&str> = Emotion::ALL.iter().map(|e| e.name()).collect();
     assert_eq!(labels, expected);
     // The accuracy `fer train cnn` recorded in the shipped metrics.json (69.69%).
-    let metrics: Value = serde_json::from_str(
-        &std::fs::read_to_string(model.join("metrics.json")).unwrap(),
-    )
-    .unwrap();
-    let recorded = metrics["summary"]["private_test_accuracy"].as_f64().unwrap();
+    let metrics: Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("metrics.json")).unwrap())
+            .unwrap();
+    let recorded = metrics["summary"]["private_test_accuracy"]
+        .as_f64()
+        .unwrap();
     let exported: f64 = meta(PRIVATE_TEST_ACCURACY_KEY).unwrap().parse().unwrap();
     assert_eq!(exported, recorded);
 
@@ -220,12 +249,26 @@ fn fer_export_writes_a_documented_file_and_refuses_bad_paths() {
     image::GrayImage::new(48, 48).save(&face).unwrap();
     let not_a_model = dir.path().join("not-a-model");
     std::fs::create_dir(&not_a_model).unwrap();
-    let predicted = fer(cache.path(), &["predict", "--model", path_str(&not_a_model), path_str(&face)]);
+    let predicted = fer(
+        cache.path(),
+        &[
+            "predict",
+            "--model",
+            path_str(&not_a_model),
+            path_str(&face),
+        ],
+    );
     assert_fails_with(&predicted, &["not a checkpoint folder", "not-a-model"]);
     let second = dir.path().join("second.onnx");
     let exported = fer(
         cache.path(),
-        &["export", "--model", path_str(&not_a_model), "--onnx", path_str(&second)],
+        &[
+            "export",
+            "--model",
+            path_str(&not_a_model),
+            "--onnx",
+            path_str(&second),
+        ],
     );
     assert_fails_with(&exported, &["not a checkpoint folder", "not-a-model"]);
     assert!(!second.exists());
@@ -234,7 +277,13 @@ fn fer_export_writes_a_documented_file_and_refuses_bad_paths() {
     let missing = dir.path().join("no-such-folder").join("model.onnx");
     let exported = fer(
         cache.path(),
-        &["export", "--model", path_str(&model), "--onnx", path_str(&missing)],
+        &[
+            "export",
+            "--model",
+            path_str(&model),
+            "--onnx",
+            path_str(&missing),
+        ],
     );
     assert_fails_with(&exported, &["no-such-folder", "no such folder"]);
     assert!(!dir.path().join("no-such-folder").exists());
@@ -242,7 +291,13 @@ fn fer_export_writes_a_documented_file_and_refuses_bad_paths() {
     // A failed export over an existing file leaves it whole, and no temporary file behind.
     let exported = fer(
         cache.path(),
-        &["export", "--model", path_str(&not_a_model), "--onnx", path_str(&out)],
+        &[
+            "export",
+            "--model",
+            path_str(&not_a_model),
+            "--onnx",
+            path_str(&out),
+        ],
     );
     assert!(!exported.status.success());
     assert_eq!(std::fs::read(&out).unwrap(), bytes);

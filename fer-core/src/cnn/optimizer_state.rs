@@ -76,11 +76,15 @@ mod tests {
     #[test]
     fn bad_state_files_are_refused_naming_them() {
         let device = Cpu::seed_from_u64(0);
-        let network = Network::build(Arch::Best, &device).unwrap();
+        let mut network = Network::build(Arch::Best, &device).unwrap();
         let config = TrainConfig::new(Arch::Best);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(OPTIMIZER_FILE);
-        OptimizerState::new(&network, &config).save(&path).unwrap();
+        // One update first: a state with moments (a fresh one holds no tensors).
+        let mut state = OptimizerState::new(&network, &config);
+        let mut grads = network.alloc_grads().unwrap();
+        state.step(&mut network, &mut grads, 1e-3).unwrap();
+        state.save(&path).unwrap();
         OptimizerState::load(&path, &network, &config).unwrap();
         let sgd = TrainConfig {
             optimizer: OptimizerKind::SgdNesterov,

@@ -6,8 +6,8 @@ use dfdx::nn::modules::{BatchNorm1D, BatchNorm2D, Linear};
 use dfdx::tensor::Cpu;
 
 use super::graph::{float_attribute, int_attribute, ints_attribute, GraphBuilder};
-use crate::cnn::Conv2d;
 use crate::data::{PixelStats, IMAGE_SIDE};
+use crate::ops::Conv2d;
 
 /// `(pixels - mean) / std` per pixel with the training statistics, as
 /// [`PixelStats::standardize`] computes it (the same two f32 operations, so the same bits).
@@ -155,7 +155,12 @@ pub fn max_pool(g: &mut GraphBuilder, name: &str, x: &str, k: i64, stride: i64) 
 
 /// Global average pooling, `[N, C, H, W] -> [N, C, 1, 1]`.
 pub fn global_avg_pool(g: &mut GraphBuilder, name: &str, x: &str) -> String {
-    g.node("GlobalAveragePool", format!("{name}/GlobalAveragePool"), &[x], vec![])
+    g.node(
+        "GlobalAveragePool",
+        format!("{name}/GlobalAveragePool"),
+        &[x],
+        vec![],
+    )
 }
 
 /// `[N, C, H, W] -> [N, C*H*W]`, channel-major: the order of dfdx's reshape of a contiguous

@@ -41,5 +41,7 @@ pub use metadata::{
     ExportMetadata, ARCH_KEY, EMOTIONS_KEY, FER_VERSION_KEY, METRICS_FILE,
     PRIVATE_TEST_ACCURACY_KEY,
 };
-pub use model::{onnx_model, INPUT_NAME, IR_VERSION, LOGITS_NAME, OPSET_VERSION, PROBABILITIES_NAME};
+pub use model::{
+    onnx_model, INPUT_NAME, IR_VERSION, LOGITS_NAME, OPSET_VERSION, PROBABILITIES_NAME,
+};
 pub use write::{export_checkpoint, write_onnx, ExportSummary};

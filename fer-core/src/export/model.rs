@@ -34,8 +34,8 @@ pub fn onnx_model(model: &CnnModel, metadata: &ExportMetadata) -> ModelProto {
     let mut g = GraphBuilder::new();
     let x = standardize(&mut g, INPUT_NAME, &model.stats); // [N, 1, 48, 48], standardised
     let logits = network_logits(&mut g, &x, &model.network); // [N, 7]
-    // The logits leave the graph under their documented name through an Identity, so the
-    // last Gemm keeps its layer's name.
+                                                             // The logits leave the graph under their documented name through an Identity, so the
+                                                             // last Gemm keeps its layer's name.
     let logits = g.node_with_output(
         "Identity",
         "logits/Identity".into(),
@@ -55,7 +55,12 @@ pub fn onnx_model(model: &CnnModel, metadata: &ExportMetadata) -> ModelProto {
     let classes = Emotion::COUNT as i64;
     let input = f32_value(
         INPUT_NAME,
-        &[Dim::Named(BATCH), Dim::Fixed(1), Dim::Fixed(side), Dim::Fixed(side)],
+        &[
+            Dim::Named(BATCH),
+            Dim::Fixed(1),
+            Dim::Fixed(side),
+            Dim::Fixed(side),
+        ],
         "Faces as 48x48 grey levels 0-255 (f32, not scaled or standardised), row-major; \
          the graph standardises them with the training set's per-pixel statistics.",
     );

@@ -117,7 +117,9 @@ mod tests {
         assert!(err.contains("no-such-folder"), "{err}");
         assert!(!dir.path().join("no-such-folder").exists());
 
-        let err = write_onnx(&model, &meta, dir.path()).unwrap_err().to_string();
+        let err = write_onnx(&model, &meta, dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is a folder"), "{err}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }

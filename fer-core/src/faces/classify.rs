@@ -7,7 +7,7 @@ use super::detector::FaceDetector;
 use super::face_box::FaceBox;
 use crate::cnn::predict::{top_emotions, EmotionProbabilities};
 use crate::cnn::{CnnModel, Tta};
-use crate::data::{Dataset, Face, Origin, Usage};
+use crate::data::Face;
 use crate::error::Result;
 use crate::Emotion;
 
@@ -33,23 +33,12 @@ impl ClassifiedFace {
 pub fn classify_crops(
     model: &CnnModel,
     crops: &[Face],
-    tta: impl Into<Tta>,
+    tta: Tta,
 ) -> Result<Vec<EmotionProbabilities>> {
     if crops.is_empty() {
         return Ok(Vec::new());
     }
-    let mut faces = Dataset::with_capacity(crops.len());
-    for (i, crop) in crops.iter().enumerate() {
-        // The label, usage and origin are placeholders: a Dataset carries them, inference
-        // ignores them.
-        faces.push(
-            crop,
-            Emotion::Neutral,
-            Usage::PrivateTest,
-            Origin::CsvLine(i as u64 + 2),
-        );
-    }
-    let proba = model.predict_proba_tta(&faces, tta)?;
+    let proba = model.predict_proba_tta(crops, tta)?;
     Ok(proba
         .rows()
         .into_iter()
@@ -80,7 +69,7 @@ pub fn classify_photo(
     model: &CnnModel,
     detector: &FaceDetector,
     photo: &DynamicImage,
-    tta: impl Into<Tta>,
+    tta: Tta,
 ) -> Result<Vec<ClassifiedFace>> {
     let gray = photo.to_luma8();
     let boxes = detector.detect_gray(&gray);

@@ -142,7 +142,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Split::PublicTest => &[Usage::PublicTest],
             Split::Test => &[Usage::PublicTest, Usage::PrivateTest],
         };
-        let scored = ScoredCandidates::score(&model, &fer.test, &path)?;
+        let scored = ScoredCandidates::score(&model, &fer.kaggle_test, &path)?;
         let metrics = args.model.join("metrics.json");
         tta_record::write_record(&metrics, &scored.record())?;
         let evaluation = scored

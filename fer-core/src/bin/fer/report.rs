@@ -92,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         report.append_section(&fer_core::plot::photo_gallery(
             model, &detector, &photos, tta,
         )?);
-        eval::write_report(&report, out.path())?;
+        report::write_report(&report, out.path())?;
     }
     for m in &report.metrics.models {
         println!(

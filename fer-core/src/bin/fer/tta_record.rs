@@ -94,7 +94,7 @@ pub struct ScoredCandidates {
 /// The probabilities of `faces` under each of [`TTA_CANDIDATES`]: the one call into the CNN's
 /// inference this module makes.
 fn candidate_probabilities(model: &CnnModel, faces: &Dataset) -> Result<Vec<Array2<f32>>> {
-    model.predict_proba_ttas(faces, &TTA_CANDIDATES)
+    model.predict_proba_ttas(faces.faces(), &TTA_CANDIDATES)
 }
 
 impl ScoredCandidates {
