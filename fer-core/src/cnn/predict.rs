@@ -23,7 +23,7 @@ use std::path::Path;
 
 use super::model::CnnModel;
 use super::tta::Tta;
-use crate::data::load_face;
+use crate::data::{load_face, Face};
 use crate::error::Result;
 use crate::Emotion;
 
@@ -52,7 +52,17 @@ impl CnnModel {
             .iter()
             .map(|path| load_face(path.as_ref()))
             .collect::<Result<Vec<_>>>()?;
-        let proba = self.predict_proba_tta(&faces, tta)?;
+        self.predict_faces(&faces, tta)
+    }
+
+    /// Class probabilities of each 48x48 face, in order, averaged over the views of `tta`, one
+    /// array per face. An empty list gives an empty result (the network refuses an empty
+    /// batch).
+    pub fn predict_faces(&self, faces: &[Face], tta: Tta) -> Result<Vec<EmotionProbabilities>> {
+        if faces.is_empty() {
+            return Ok(Vec::new());
+        }
+        let proba = self.predict_proba_tta(faces, tta)?;
         Ok(proba
             .rows()
             .into_iter()

@@ -35,19 +35,7 @@ pub fn classify_crops(
     crops: &[Face],
     tta: Tta,
 ) -> Result<Vec<EmotionProbabilities>> {
-    if crops.is_empty() {
-        return Ok(Vec::new());
-    }
-    let proba = model.predict_proba_tta(crops, tta)?;
-    Ok(proba
-        .rows()
-        .into_iter()
-        .map(|row| {
-            let mut p = [0.0; Emotion::COUNT];
-            p.iter_mut().zip(row).for_each(|(p, &q)| *p = q);
-            p
-        })
-        .collect())
+    model.predict_faces(crops, tta)
 }
 
 /// Every face `detector` finds in `photo`, left to right, each cropped as FER2013's faces are
