@@ -151,16 +151,21 @@ fn library_calls(dir: &Path) {
 /// The modules of fer-core in the order data flows through them, each with the modules it may
 /// use (besides `emotion`, `error` and `fs`, which every module may): a module knows only the
 /// rooms below it.
-const LAYERS: [(&str, &[&str]); 10] = [
+const LAYERS: [(&str, &[&str]); 12] = [
     ("data", &[]),
     ("ops", &[]),
     ("classifier", &["data"]),
     ("baseline", &["data", "classifier"]),
     ("cnn", &["data", "ops", "classifier"]),
+    ("faces", &["data", "cnn"]),
+    ("export", &["data", "ops", "cnn"]),
     ("quick", &["data", "baseline", "cnn"]),
     ("eval", &["data", "classifier", "cnn"]),
-    ("plot", &["data", "classifier", "cnn", "eval"]),
-    ("report", &["data", "classifier", "cnn", "eval", "plot"]),
+    ("plot", &["data", "classifier", "cnn", "faces", "eval"]),
+    (
+        "report",
+        &["data", "classifier", "cnn", "faces", "eval", "plot"],
+    ),
     (
         "course",
         &[
@@ -169,12 +174,38 @@ const LAYERS: [(&str, &[&str]); 10] = [
             "baseline",
             "cnn",
             "ops",
+            "faces",
             "quick",
             "eval",
             "plot",
         ],
     ),
 ];
+
+/// The modules every layer may use.
+const SHARED: [&str; 3] = ["emotion", "error", "fs"];
+
+#[test]
+fn every_module_has_a_place_in_the_layers() {
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    let declared: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("pub mod "))
+        .map(|rest| rest.trim_end_matches(';'))
+        .collect();
+    assert!(
+        declared.len() > SHARED.len(),
+        "no modules found in {}",
+        lib.display()
+    );
+    for module in declared {
+        assert!(
+            SHARED.contains(&module) || LAYERS.iter().any(|(m, _)| *m == module),
+            "{module} is declared in lib.rs but has no place in LAYERS"
+        );
+    }
+}
 
 #[test]
 fn modules_use_only_the_modules_below_them() {

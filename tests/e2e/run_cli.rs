@@ -107,6 +107,7 @@ fn quick_run_trains_both_models_writes_the_report_and_pretrained_reproduces_it()
             "predict",
             "--model",
             path_str(&out.join("cnn")),
+            "--crop",
             path_str(&face),
             "--json",
         ],

@@ -1,6 +1,6 @@
 //! Numerical kernels on dfdx's tape: convolution (im2col + GEMM, or Winograd), pooling, batch
 //! norm, the fused conv/norm/pool/dropout tails, and the optimisers. They know nothing of faces,
-//! emotions or files; [`crate::cnn`] builds its networks and its training loop from them.
+//! emotions or files; the `cnn` module builds its networks and its training loop from them.
 //!
 //! dfdx 0.13 compiles its convolution and pooling only with its `nightly` feature, which no
 //! longer builds; [`conv2d`], [`max_pool2d`], [`avg_pool2d`] and [`global_avg_pool2d`] are those
