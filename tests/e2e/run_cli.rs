@@ -132,7 +132,8 @@ fn quick_run_trains_both_models_writes_the_report_and_pretrained_reproduces_it()
     );
     assert!(run.status.success(), "{}", stderr(&run));
     let table = String::from_utf8_lossy(&run.stdout);
-    assert!(table.contains("NOT RESULTS"), "{table}");
+    assert!(table.starts_with("*** A QUICK RUN"), "{table}");
+    assert!(table.contains("(quick run: not results;"), "{table}");
     assert!(table.contains("pretrained"), "{table}");
     let rerun: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(again.join("run.json")).unwrap()).unwrap();
