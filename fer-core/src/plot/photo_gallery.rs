@@ -58,3 +58,45 @@ pub fn photo_gallery(
     }
     Ok(html)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cnn::{Arch, ModelConfig};
+    use crate::data::{Dataset, Origin, PixelStats, Usage, IMAGE_PIXELS};
+    use crate::Emotion;
+
+    /// A photo without a face is shown with a caption saying so; a gallery stops at
+    /// GALLERY_PHOTOS photos; an unreadable photo is an error naming it.
+    #[test]
+    fn photos_are_shown_with_their_captions_up_to_the_limit() {
+        let mut faces = Dataset::new();
+        for v in [10u8, 240] {
+            faces.push(
+                &[v; IMAGE_PIXELS],
+                Emotion::Happy,
+                Usage::Training,
+                Origin::CsvLine(2),
+            );
+        }
+        let stats = PixelStats::fit(&faces).unwrap();
+        let model = CnnModel::new(
+            ModelConfig::new(Arch::Seed),
+            stats,
+            &dfdx::tensor::Cpu::default(),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let blank = dir.path().join("blank.png");
+        image::RgbImage::new(900, 300).save(&blank).unwrap();
+        let detector = FaceDetector::new(Default::default()).unwrap();
+        let photos = vec![blank.clone(); GALLERY_PHOTOS + 2];
+        let html = photo_gallery(&model, &detector, &photos, Tta::None).unwrap();
+        assert_eq!(html.matches("<figure>").count(), GALLERY_PHOTOS);
+        assert!(html.contains("blank.png: no face found"), "{html}");
+        let err = photo_gallery(&model, &detector, &[dir.path().join("gone.png")], Tta::None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("gone.png"), "{err}");
+    }
+}
