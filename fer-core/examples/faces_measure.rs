@@ -4,7 +4,7 @@
 //! # FER2013's crop frame around the detector's box, the faces found, and the CNN's accuracy
 //! # on detector crops against the original crops, on N test faces enlarged 4x
 //! cargo run --release --example faces_measure -- frame DATA_DIR MODEL_DIR [N]
-//! # faces found in photos, with the time of detection alone and of detection + classification
+//! # faces found in photos, each with its box, score and top emotion (their speed: benches/faces.rs)
 //! cargo run --release --example faces_measure -- photos MODEL_DIR IMAGE...
 //! ```
 
@@ -12,8 +12,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use fer_core::faces::{
-    classify_crops, classify_photo, crop_face_gray, enlarge_face, load_photo, measure_crop_frame,
-    DetectorOptions, FaceDetector,
+    classify_photo, crop_face_gray, enlarge_face, load_photo, measure_crop_frame, DetectorOptions,
+    FaceDetector,
 };
 use fer_core::{Emotion, Face};
 
@@ -67,7 +67,8 @@ fn frame(data: &str, model: &str, n: Option<&String>) -> Result<(), Box<dyn std:
         .map(|&i| crop_face_gray(&enlarge_face(&faces[i], 4), &frame.boxes[i].unwrap()))
         .collect();
     let correct = |faces: &[Face]| -> Result<usize, fer_core::FerError> {
-        Ok(classify_crops(&model, faces, fer_core::cnn::Tta::None)?
+        Ok(model
+            .predict_faces(faces, fer_core::cnn::Tta::None)?
             .iter()
             .zip(&found)
             .filter(|(p, &i)| {
@@ -76,7 +77,8 @@ fn frame(data: &str, model: &str, n: Option<&String>) -> Result<(), Box<dyn std:
             })
             .count())
     };
-    let all_correct = classify_crops(&model, &faces, fer_core::cnn::Tta::None)?
+    let all_correct = model
+        .predict_faces(&faces, fer_core::cnn::Tta::None)?
         .iter()
         .zip(&labels)
         .filter(|(p, l)| (0..7).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap() == l.index())
@@ -104,32 +106,12 @@ fn photos(model: &str, images: &[String]) -> Result<(), Box<dyn std::error::Erro
     let detector = FaceDetector::new(options()?)?;
     for image in images {
         let photo = load_photo(Path::new(image))?;
-        // One warm-up, then the median of 5 runs of each.
-        let time = |f: &mut dyn FnMut()| {
-            f();
-            let mut ms: Vec<f64> = (0..5)
-                .map(|_| {
-                    let t = Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64() * 1e3
-                })
-                .collect();
-            ms.sort_by(f64::total_cmp);
-            ms[2]
-        };
-        let mut boxes = Vec::new();
-        let detect_ms = time(&mut || boxes = detector.detect(&photo));
-        let mut faces = Vec::new();
-        let total_ms = time(&mut || {
-            faces = classify_photo(&model, &detector, &photo, fer_core::cnn::Tta::None).unwrap()
-        });
+        let faces = classify_photo(&model, &detector, &photo, fer_core::cnn::Tta::None)?;
         println!(
             "{}",
             serde_json::json!({
                 "file": image,
                 "size": [photo.width(), photo.height()],
-                "detect_ms": detect_ms,
-                "detect_and_classify_ms": total_ms,
                 "faces": faces.iter().map(|f| serde_json::json!({
                     "box": f.face_box,
                     "score": f.face_box.score,

@@ -27,17 +27,6 @@ impl ClassifiedFace {
     }
 }
 
-/// Class probabilities of each 48x48 face, in order, averaged over the views of `tta`: the
-/// single call from `faces` (and `fer predict`) into the CNN's inference. An empty list gives
-/// an empty result (the model refuses an empty batch).
-pub fn classify_crops(
-    model: &CnnModel,
-    crops: &[Face],
-    tta: Tta,
-) -> Result<Vec<EmotionProbabilities>> {
-    model.predict_faces(crops, tta)
-}
-
 /// Every face `detector` finds in `photo`, left to right, each cropped as FER2013's faces are
 /// ([`crop_face`](super::crop_face)) and classified by `model` with `tta`. A photo without a
 /// face gives an empty list, and the model is not called.
@@ -47,7 +36,7 @@ pub fn classify_crops(
 /// let model = fer_core::cnn::load_checkpoint("data/models/fer-cnn".as_ref())?;
 /// let detector = FaceDetector::new(Default::default())?;
 /// let photo = fer_core::faces::load_photo("class.jpg".as_ref())?;
-/// for face in classify_photo(&model, &detector, &photo, false)? {
+/// for face in classify_photo(&model, &detector, &photo, fer_core::cnn::Tta::None)? {
 ///     let (emotion, p) = face.top(1)[0];
 ///     println!("{:?}: {} {p:.2}", face.face_box, emotion.name());
 /// }
@@ -62,7 +51,7 @@ pub fn classify_photo(
     let gray = photo.to_luma8();
     let boxes = detector.detect_gray(&gray);
     let crops: Vec<Face> = boxes.iter().map(|b| crop_face_gray(&gray, b)).collect();
-    let probabilities = classify_crops(model, &crops, tta)?;
+    let probabilities = model.predict_faces(&crops, tta)?;
     Ok(boxes
         .into_iter()
         .zip(probabilities)

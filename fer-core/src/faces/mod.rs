@@ -14,7 +14,7 @@ mod face_box;
 mod photo;
 mod photo_files;
 
-pub use classify::{classify_crops, classify_photo, ClassifiedFace};
+pub use classify::{classify_photo, ClassifiedFace};
 pub use crop::{
     crop_face, crop_face_gray, crop_region, CROP_CENTER_DX, CROP_CENTER_DY, CROP_SIDE_PER_BOX,
 };

@@ -12,8 +12,8 @@ use fer_core::cnn::predict::top_emotions;
 use fer_core::cnn::Tta;
 use fer_core::data::face_from_image;
 use fer_core::faces::{
-    classify_crops, classify_photo, load_photo, photo_files, DetectorOptions, FaceBox,
-    FaceDetector, DEFAULT_MIN_FACE, MIN_MIN_FACE,
+    classify_photo, load_photo, photo_files, DetectorOptions, FaceBox, FaceDetector,
+    DEFAULT_MIN_FACE, MIN_MIN_FACE,
 };
 use fer_core::plot::FacesPhoto;
 use fer_core::Emotion;
@@ -188,7 +188,7 @@ fn print_crops(
         .iter()
         .map(|f| load_photo(f).map(face_from_image))
         .collect::<fer_core::Result<Vec<_>>>()?;
-    let probabilities = classify_crops(model, &faces, tta)?;
+    let probabilities = model.predict_faces(&faces, tta)?;
     let predictions: Vec<CropPrediction> = files
         .iter()
         .zip(&probabilities)
