@@ -1,6 +1,7 @@
-//! Speed measurements behind `fer bench train-step`: the machine's matrix-multiply roofline
-//! (a large square sgemm through the same `gemm` crate), the GFLOP/s our convolutions reach on
-//! the seed's layers, and a model's training throughput.
+//! Speed measurements behind `fer bench train-step` and `fer bench infer`: the machine's
+//! matrix-multiply roofline (a large square sgemm through the same `gemm` crate), the GFLOP/s
+//! our convolutions reach on the seed's layers, a model's training throughput, and its
+//! inference throughput and one-face latency.
 //!
 //! Every figure is the best of several repetitions: other processes share the machine, and the
 //! best run is the one they disturbed least.
@@ -15,11 +16,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::config::Arch;
-use super::model::Network;
+use super::config::{Arch, ModelConfig};
+use super::model::{CnnModel, Network};
 use super::optimizer_state::OptimizerState;
 use super::seed_model::{SEED_CLASSES, SEED_INPUT_SIDE};
 use super::train_config::TrainConfig;
+use super::tta::Tta;
+use crate::data::{Face, PixelStats, IMAGE_PIXELS};
 use crate::error::{FerError, Result};
 use crate::ops::WindowGeometry;
 use crate::ops::{conv2d_backward, conv2d_forward, ConvShape};
@@ -197,4 +200,93 @@ pub fn train_step_throughput(
     let best = step_seconds.iter().copied().fold(f64::INFINITY, f64::min);
     let total: f64 = step_seconds.iter().sum();
     Ok((batch as f64 / best, (batch * steps) as f64 / total))
+}
+
+/// The figures `fer bench infer --json` prints.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct InferReport {
+    /// Faces classified per second in batches of `batch` (each face in all its TTA views).
+    pub faces_per_s: f64,
+    /// Faces per batch.
+    pub batch: usize,
+    /// Median time to classify one face alone, milliseconds.
+    pub one_face_ms: f64,
+    /// Views classified per face (1 without TTA, 2 with the flip, 10 with crops).
+    pub views: usize,
+}
+
+/// Inference speed of a freshly built `arch` network through [`CnnModel::predict_faces`], the
+/// path `fer predict`, `fer evaluate` and the notebooks take (standardisation, the TTA's views,
+/// eval-mode forward pass, softmax): the median of `batches` timed batches of `batch` seeded
+/// random faces, and the median of `10 * batches` one-face calls, each after one untimed
+/// warm-up. Trained
+/// weights would take the same time: the arithmetic does not depend on their values.
+pub fn infer_throughput(
+    arch: Arch,
+    batch: usize,
+    batches: usize,
+    tta: Tta,
+    seed: u64,
+) -> Result<InferReport> {
+    if batch == 0 {
+        return Err(FerError::invalid_parameter("batch", "must be at least 1"));
+    }
+    if batches == 0 {
+        return Err(FerError::invalid_parameter("batches", "must be at least 1"));
+    }
+    tta.check()?;
+    let dev = Cpu::seed_from_u64(seed);
+    let stats = PixelStats {
+        mean: vec![128.0; IMAGE_PIXELS],
+        std: vec![64.0; IMAGE_PIXELS],
+        count: 1,
+    };
+    let model = CnnModel::new(ModelConfig::new(arch), stats, &dev)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let faces: Vec<Face> = (0..batch)
+        .map(|_| std::array::from_fn(|_| rng.gen()))
+        .collect();
+    let median_seconds = |runs: usize, faces: &[Face]| -> Result<f64> {
+        model.predict_faces(faces, tta)?;
+        let mut seconds = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let start = Instant::now();
+            model.predict_faces(faces, tta)?;
+            seconds.push(start.elapsed().as_secs_f64());
+        }
+        seconds.sort_by(f64::total_cmp);
+        Ok(seconds[runs / 2])
+    };
+    let batch_s = median_seconds(batches, &faces)?;
+    let one_face_s = median_seconds(10 * batches, &faces[..1])?;
+    Ok(InferReport {
+        faces_per_s: batch as f64 / batch_s,
+        batch,
+        one_face_ms: one_face_s * 1e3,
+        views: tta.views().len(),
+    })
+}
+
+#[cfg(test)]
+mod infer_tests {
+    use super::*;
+
+    /// Each TTA classifies its own number of views per face ([`Tta::views`]); bad sizes are
+    /// refused by name.
+    #[test]
+    fn infer_reports_the_views_of_each_tta_and_refuses_empty_runs() {
+        for (tta, views) in [
+            (Tta::None, 1),
+            (Tta::Flip, 2),
+            (Tta::Crops { shift: 3 }, 10),
+        ] {
+            let report = infer_throughput(Arch::Best, 2, 1, tta, 0).unwrap();
+            assert_eq!((report.views, report.batch), (views, 2));
+            assert!(report.faces_per_s > 0.0 && report.one_face_ms > 0.0);
+        }
+        let error = infer_throughput(Arch::Best, 0, 1, Tta::None, 0).unwrap_err();
+        assert!(error.to_string().contains("batch"), "{error}");
+        let error = infer_throughput(Arch::Best, 2, 0, Tta::None, 0).unwrap_err();
+        assert!(error.to_string().contains("batches"), "{error}");
+    }
 }

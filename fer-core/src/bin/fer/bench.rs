@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use fer_core::cnn::bench::{
-    combined_gflops, gemm_roofline, seed_conv_shapes, time_conv_layers, train_step_throughput,
-    TrainStepReport,
+    combined_gflops, gemm_roofline, infer_throughput, seed_conv_shapes, time_conv_layers,
+    train_step_throughput, TrainStepReport,
 };
 
 /// Arguments of `fer bench`.
@@ -19,6 +19,9 @@ enum Bench {
     /// Training throughput of a CNN, with the sgemm roofline and the convolutions' GFLOP/s
     /// measured in the same run.
     TrainStep(TrainStepArgs),
+    /// Inference speed of a CNN: faces per second in batches and the time of one face alone,
+    /// through the same path as `fer predict` and `fer evaluate`.
+    Infer(InferArgs),
 }
 
 /// The architectures `fer bench train-step` knows.
@@ -71,11 +74,69 @@ struct TrainStepArgs {
     json: bool,
 }
 
+/// Arguments of `fer bench infer`.
+#[derive(Debug, clap::Args)]
+struct InferArgs {
+    /// The network.
+    #[arg(long, value_enum, default_value = "best")]
+    arch: Arch,
+
+    /// Faces per batch.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+
+    /// Timed batches (after one warm-up), and ten times as many one-face calls; the medians
+    /// are reported.
+    #[arg(long, default_value_t = 5)]
+    batches: usize,
+
+    /// Test-time augmentation: each face and its mirror image (2 views).
+    #[arg(long)]
+    tta: bool,
+
+    /// Crop test-time augmentation, shifted by PIXELS (default 3): 10 views per face.
+    #[arg(long, value_name = "PIXELS", num_args = 0..=1)]
+    tta_crops: Option<Option<usize>>,
+
+    /// Seed of the model's initialisation and the random faces.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Print one JSON object: {"faces_per_s", "batch", "one_face_ms", "views"}.
+    #[arg(long)]
+    json: bool,
+}
+
 /// Runs the chosen benchmark and prints its figures.
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.what {
         Bench::TrainStep(args) => train_step(args),
+        Bench::Infer(args) => infer(args),
     }
+}
+
+fn infer(args: InferArgs) -> anyhow::Result<()> {
+    let tta = crate::evaluate::tta_from_args(args.tta, args.tta_crops)?;
+    let report = infer_throughput(args.arch.into(), args.batch, args.batches, tta, args.seed)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &report)?;
+    } else {
+        write!(
+            out,
+            "{:?} inference on {} threads, TTA {} ({} view(s) per face): {:.1} faces/s in batches \
+             of {}; one face alone {:.2} ms",
+            args.arch,
+            rayon::current_num_threads(),
+            tta.describe(),
+            report.views,
+            report.faces_per_s,
+            report.batch,
+            report.one_face_ms
+        )?;
+    }
+    writeln!(out)?;
+    Ok(())
 }
 
 fn train_step(args: TrainStepArgs) -> anyhow::Result<()> {
