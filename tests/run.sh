@@ -10,12 +10,19 @@ if [ ! -d "$FER2013_DIR/train" ]; then
   exit 1
 fi
 
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace
+# Each step's seconds are printed, so a slow CI run says where its time went.
+step() {
+  local started=$SECONDS
+  "$@"
+  echo "run.sh: $* took $((SECONDS - started)) s"
+}
+
+step cargo fmt --all -- --check
+step cargo clippy --workspace --all-targets -- -D warnings
+step cargo test --workspace
 
 # The shipped model exported to ONNX, checked by onnx.checker and scored by ONNX Runtime.
-bash tests/onnx_check.sh
+step bash tests/onnx_check.sh
 
 # The course notebooks, executed headless in quick mode (the script sets up the Rust kernel).
-bash tests/notebooks.sh
+step bash tests/notebooks.sh
