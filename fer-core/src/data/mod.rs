@@ -5,6 +5,7 @@ pub mod augment;
 pub mod balance;
 mod cache;
 mod csv;
+mod csv_lines;
 mod dataset;
 mod folder;
 mod load;
