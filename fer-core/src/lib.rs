@@ -19,6 +19,7 @@ pub mod data;
 pub mod emotion;
 pub mod error;
 pub mod eval;
+mod fault_points;
 pub mod fs;
 pub mod plot;
 

@@ -11,6 +11,7 @@ mod common;
 mod data_cli;
 mod data_full;
 mod fetch_cli;
+mod kill_resume;
 mod predict_cli;
 mod report_cli;
 mod run_cli;

@@ -411,8 +411,10 @@ fn save_last(
     if last.is_dir() {
         remove_folder(&previous)?;
         std::fs::rename(&last, &previous).map_err(|e| FerError::io(&last, e))?;
+        crate::fault_points::reached(|| format!("moved {}", previous.display()));
     }
     std::fs::rename(&staging, &last).map_err(|e| FerError::io(&last, e))?;
+    crate::fault_points::reached(|| format!("moved {}", last.display()));
     remove_folder(&previous)?;
     Ok(last)
 }
@@ -553,6 +555,7 @@ fn run(
                     checkpoint,
                 });
             }
+            crate::fault_points::reached(|| format!("step {}.{}", epoch + 1, step + 1));
             let started = Instant::now();
             let (batch_seed, device_seed) = step_seeds(config.seed, global_step);
             let step_device = Cpu::seed_from_u64(device_seed);
@@ -608,6 +611,7 @@ fn run(
                 position.correct as f64 / position.seen as f64,
             );
         }
+        crate::fault_points::reached(|| format!("validate {}", epoch + 1));
         let validating = Instant::now();
         let (val_loss, val_accuracy) = evaluate_loss_accuracy(&model, validation)?;
         let record = EpochRecord {

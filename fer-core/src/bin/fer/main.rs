@@ -9,6 +9,7 @@ mod bench;
 mod evaluate;
 mod fetch;
 mod out_dir;
+mod out_lock;
 mod predict;
 mod progress;
 mod report;
