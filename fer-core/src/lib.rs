@@ -21,6 +21,8 @@ pub mod error;
 pub mod eval;
 mod fault_points;
 pub mod fs;
+#[cfg(test)]
+mod fuzz;
 pub mod plot;
 
 pub use classifier::EmotionClassifier;

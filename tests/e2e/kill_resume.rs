@@ -173,7 +173,10 @@ fn json_without_timings(path: &Path) -> Value {
 /// A safetensors file's metadata and tensors (name, dtype, shape, bytes), in name order: what
 /// it holds, bit for bit. (Not its bytes: the header's metadata map is written in hash order,
 /// which differs between any two processes.)
-type Tensors = (BTreeMap<String, String>, BTreeMap<String, (String, Vec<usize>, Vec<u8>)>);
+type Tensors = (
+    BTreeMap<String, String>,
+    BTreeMap<String, (String, Vec<usize>, Vec<u8>)>,
+);
 
 fn tensors_of(path: &Path) -> Tensors {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

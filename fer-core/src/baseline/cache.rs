@@ -112,7 +112,7 @@ impl FeatureCache {
     }
 }
 
-fn write_to(out: &mut dyn Write, x: &Array2<f32>) -> std::io::Result<()> {
+pub(crate) fn write_to(out: &mut dyn Write, x: &Array2<f32>) -> std::io::Result<()> {
     out.write_all(MAGIC)?;
     out.write_all(&FORMAT_VERSION.to_le_bytes())?;
     out.write_all(&(x.nrows() as u64).to_le_bytes())?;
@@ -131,7 +131,7 @@ fn write_to(out: &mut dyn Write, x: &Array2<f32>) -> std::io::Result<()> {
 }
 
 /// The matrix in `file`, or `None` for a missing, foreign, truncated or corrupted file.
-fn read_file(file: &Path) -> Option<Array2<f32>> {
+pub(crate) fn read_file(file: &Path) -> Option<Array2<f32>> {
     let mut input = std::io::BufReader::new(std::fs::File::open(file).ok()?);
     let mut header = [0u8; 28];
     input.read_exact(&mut header).ok()?;

@@ -20,6 +20,9 @@ pub mod scratch;
 pub mod seed_model;
 mod winograd;
 
+#[cfg(test)]
+mod checkpoint_fuzz;
+
 pub use allocator::retain_freed_memory;
 pub use batch_norm_op::{batch_norm2d_eval, batch_norm2d_train, Activation};
 pub use block_tail_op::{

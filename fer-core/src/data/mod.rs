@@ -14,6 +14,11 @@ mod preprocess;
 mod split;
 mod stats;
 
+#[cfg(test)]
+mod csv_fuzz;
+#[cfg(test)]
+mod image_fuzz;
+
 pub use cache::{Cache, CACHE_DIR_ENV};
 pub use csv::{read_csv, write_csv};
 pub use dataset::{Dataset, Face, Origin, Usage, IMAGE_PIXELS, IMAGE_SIDE};
