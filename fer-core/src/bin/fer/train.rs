@@ -559,7 +559,9 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
         writeln!(out, "{}", private_eval.report)?;
         Ok(())
     })?;
-    out_dir.map(crate::out_dir::OutputDir::keep);
+    if let Some(dir) = out_dir {
+        dir.keep();
+    }
     Ok(())
 }
 
