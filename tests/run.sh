@@ -14,5 +14,8 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
 
+# The shipped model exported to ONNX, checked by onnx.checker and scored by ONNX Runtime.
+bash tests/onnx_check.sh
+
 # The course notebooks, executed headless in quick mode (the script sets up the Rust kernel).
 bash tests/notebooks.sh

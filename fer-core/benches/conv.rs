@@ -4,8 +4,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fer_core::cnn::bench::seed_conv_shapes;
-use fer_core::cnn::conv_op::{conv2d_backward, conv2d_forward};
-use fer_core::cnn::matmul::{matmul, MatMut, MatRef};
+use fer_core::ops::{conv2d_backward, conv2d_forward};
+use fer_core::ops::{matmul, MatMut, MatRef};
 
 /// Deterministic values in [-1, 1).
 fn values(len: usize) -> Vec<f32> {

@@ -71,12 +71,12 @@ fn main() {
 
     let csv_dir = tempfile::tempdir().expect("a temporary folder");
     let csv = csv_dir.path().join("fer2013.csv");
-    data::write_csv(&csv, &[&fer.train, &fer.test]).expect("writing the CSV");
+    data::write_csv(&csv, &[&fer.train, &fer.kaggle_test]).expect("writing the CSV");
     let (_, csv_times) = time_runs(3, || data::load_uncached(&csv));
 
     let report = json!({
         "data": dir,
-        "faces": fer.train.len() + fer.test.len(),
+        "faces": fer.train.len() + fer.kaggle_test.len(),
         "threads": rayon::current_num_threads(),
         "load_average_at_start": load_average.split_whitespace().take(3).collect::<Vec<_>>(),
         "folder_uncached_s": summary(&folder_times),
@@ -167,7 +167,7 @@ fn heap_bytes(fer: &Fer2013) -> usize {
             + std::mem::size_of_val(d.origins())
             + paths
     };
-    part(&fer.train) + part(&fer.test)
+    part(&fer.train) + part(&fer.kaggle_test)
 }
 
 /// The process's resident set size (Linux), 0 elsewhere.

@@ -3,13 +3,17 @@
 //! Facial emotion recognition on FER2013 (35,887 grayscale 48x48 faces, seven emotions), from
 //! the files on disk to a trained model and its evaluation.
 //!
-//! Data flows one way:
+//! Data flows one way, and each module uses only the ones before it:
 //! files → [`data`] (loading, preprocessing, splits, augmentation, balancing) →
-//! [`baseline`] (linfa logistic regression) or [`cnn`] (a dfdx CNN) → predictions →
-//! [`eval`] (metrics, reports, error analysis) → [`plot`] (plotly figures).
+//! [`baseline`] (linfa logistic regression) or [`cnn`] (a dfdx CNN, built on the numerical
+//! kernels of [`ops`]) → predictions → [`eval`] (metrics, reports, error analysis) → [`plot`]
+//! (plotly figures and PNG grids) → [`report`] (the offline HTML report) and [`course`] (the
+//! notebooks' helpers). [`quick`] defines the quick run both the command and the notebooks use.
 //!
-//! The `fer` command runs the same steps headless; the notebooks in `notebooks/` walk through
-//! them one call at a time.
+//! The library never prints: loading returns what it skipped, training reports progress
+//! through a [`cnn::TrainObserver`] the caller supplies. The `fer` command (the default `cli`
+//! feature) runs the same steps headless; the notebooks in `notebooks/` link the library alone
+//! (`default-features = false`) and walk through them one call at a time.
 
 pub mod baseline;
 pub mod classifier;
@@ -19,11 +23,17 @@ pub mod data;
 pub mod emotion;
 pub mod error;
 pub mod eval;
+#[cfg(feature = "onnx")]
+pub mod export;
+pub mod faces;
 mod fault_points;
 pub mod fs;
 #[cfg(test)]
 mod fuzz;
+pub mod ops;
 pub mod plot;
+pub mod quick;
+pub mod report;
 
 pub use classifier::EmotionClassifier;
 pub use data::{Dataset, Face, Origin, Usage, IMAGE_PIXELS, IMAGE_SIDE};

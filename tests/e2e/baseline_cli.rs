@@ -2,14 +2,13 @@
 //! accuracy claims on the full FER2013 data set.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use fer_core::baseline::BaselineModel;
 use fer_core::data;
 use fer_core::{Emotion, EmotionClassifier};
 use serde_json::Value;
 
-use super::common::{fer, json_of, path_str, stderr, BandFixture};
+use super::common::{entries, fer, fer_with_env, json_of, path_str, stderr, BandFixture};
 
 /// The band fixture (see [`BandFixture`]): separable, so a working fit must score ~100%.
 fn write_fixture(
@@ -74,14 +73,14 @@ fn a_small_fit_scores_the_separable_fixture_and_saves_a_model_that_reloads() {
     // The saved model reloads and reproduces the reported test accuracy.
     let model = BaselineModel::load(&out_dir.join("model.json")).unwrap();
     let fer2013 = data::load_uncached(&data_dir).unwrap();
-    let predicted = model.predict(&fer2013.test).unwrap();
+    let predicted = model.predict(fer2013.kaggle_test.faces()).unwrap();
     let correct = predicted
         .iter()
-        .zip(fer2013.test.labels())
+        .zip(fer2013.kaggle_test.labels())
         .filter(|(p, t)| p == t)
         .count();
     let reported = summary["test_accuracy"].as_f64().unwrap();
-    assert!((correct as f64 / fer2013.test.len() as f64 - reported).abs() < 1e-12);
+    assert!((correct as f64 / fer2013.kaggle_test.len() as f64 - reported).abs() < 1e-12);
     let metrics: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(
@@ -211,8 +210,15 @@ fn full_data() -> PathBuf {
 #[test]
 fn hog_baseline_on_full_fer2013_reaches_the_documented_accuracy() {
     let data_dir = full_data();
-    let out = Command::new(env!("CARGO_BIN_EXE_fer"))
-        .args([
+    // Every file the run writes goes under its own temporary folder: the decoded faces and the
+    // HOG descriptors into FER_CACHE_DIR, and HOME (where the platform's cache folder would be)
+    // points at an empty folder that must stay empty.
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, home) = (tmp.path().join("cache"), tmp.path().join("home"));
+    std::fs::create_dir(&home).unwrap();
+    let out = fer_with_env(
+        &cache,
+        &[
             "train",
             "baseline",
             "--data",
@@ -220,10 +226,13 @@ fn hog_baseline_on_full_fer2013_reaches_the_documented_accuracy() {
             "--features",
             "hog",
             "--json",
-        ])
-        .output()
-        .expect("the fer binary runs");
+        ],
+        &[("HOME", Some(path_str(&home))), ("XDG_CACHE_HOME", None)],
+    );
     let summary = json_of(&out);
+    // The HOG descriptors of train/ and test/ were cached in the test's own folder.
+    assert_eq!(entries(&cache.join("features")).len(), 2, "{cache:?}");
+    assert_eq!(entries(&home), Vec::<String>::new());
     // Measured with the defaults (HOG with 6-pixel cells, alpha 300, 100 iterations): 47.5% on
     // test/ and 48.0% on PrivateTest; issue 6 asks for at least 45%. The fit is deterministic,
     // so only floating-point differences across platforms can move these numbers.

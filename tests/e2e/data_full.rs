@@ -103,9 +103,12 @@ fn full_fer2013_splits_cache_and_csv_round_trip() {
     // The folders written out as fer2013.csv load back to the same pixels, labels and usages.
     let out = tempfile::tempdir().unwrap();
     let csv = out.path().join("fer2013.csv");
-    data::write_csv(&csv, &[&fer.train, &fer.test]).unwrap();
+    data::write_csv(&csv, &[&fer.train, &fer.kaggle_test]).unwrap();
     let from_csv = data::load_uncached(&csv).unwrap();
-    for (a, b) in [(&fer.train, &from_csv.train), (&fer.test, &from_csv.test)] {
+    for (a, b) in [
+        (&fer.train, &from_csv.train),
+        (&fer.kaggle_test, &from_csv.kaggle_test),
+    ] {
         assert_eq!(a.len(), b.len());
         assert!(
             a.pixels() == b.pixels(),
@@ -116,7 +119,7 @@ fn full_fer2013_splits_cache_and_csv_round_trip() {
     }
     // The first test row is on line 2 + 28,709 (the header is line 1).
     assert_eq!(
-        from_csv.test.origins()[0],
+        from_csv.kaggle_test.origins()[0],
         fer_core::Origin::CsvLine(2 + 28709)
     );
     check_decoded_pixels_match_libjpeg(&dir, &fer);

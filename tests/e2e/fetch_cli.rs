@@ -254,7 +254,7 @@ fn fetch_downloads_checks_and_unpacks_a_loadable_data_set() {
     // The unpacked copy is what the loader reads: 14 training faces, 7 + 7 test faces.
     let fer2013 = fer_core::data::load_uncached(&dest).unwrap();
     assert_eq!(fer2013.train.len(), 14);
-    assert_eq!(fer2013.test.with_usage(Usage::PrivateTest).len(), 7);
+    assert_eq!(fer2013.kaggle_test.with_usage(Usage::PrivateTest).len(), 7);
     assert_eq!(fer2013.train.class_counts(), [2; 7]);
 
     // An existing destination is refused without --force, before any download.

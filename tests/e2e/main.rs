@@ -10,9 +10,14 @@ mod cnn_cli;
 mod common;
 mod data_cli;
 mod data_full;
+mod faces_cli;
 mod fetch_cli;
 mod kill_resume;
+mod lean_library;
+#[cfg(feature = "onnx")]
+mod onnx_export;
 mod predict_cli;
 mod report_cli;
 mod run_cli;
 mod shipped_model;
+mod tta_record_cli;

@@ -1,4 +1,4 @@
-//! `fer predict`: the top three emotions of image files of any size and colour, the same
+//! `fer predict --crop`: the top three emotions of face crops of any size and colour, the same
 //! probabilities as the library computes, and clear errors for bad images and bad model
 //! folders.
 
@@ -54,7 +54,9 @@ fn predict_ranks_emotions_of_any_image_as_the_library_does() {
             Some("--tta-crops"),
         ),
     ] {
-        let mut args = vec!["predict", "--model", ck_arg, gray_arg, photo_arg, "--json"];
+        let mut args = vec![
+            "predict", "--model", ck_arg, "--crop", gray_arg, photo_arg, "--json",
+        ];
         args.extend(flag);
         let json = json_of(&fer(&cache, &args));
         let list = json.as_array().expect("a JSON list");
@@ -90,7 +92,7 @@ fn predict_ranks_emotions_of_any_image_as_the_library_does() {
         }
     }
 
-    let text = fer(&cache, &["predict", "--model", ck_arg, gray_arg]);
+    let text = fer(&cache, &["predict", "--model", ck_arg, "--crop", gray_arg]);
     assert!(text.status.success());
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert_eq!(stdout.lines().count(), 1, "{stdout}");

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use fer_core::baseline::BaselineModel;
 use fer_core::data;
-use fer_core::eval::{build_report, Evaluation, ReportMetrics};
+use fer_core::eval::Evaluation;
+use fer_core::report::{build_report, ReportMetrics};
 use fer_core::{EmotionClassifier, Usage};
 
 use super::common::{fer, path_str, stderr, BandFixture};
@@ -105,11 +106,11 @@ fn the_report_holds_every_section_and_its_metrics_match_evaluation() {
     let model = BaselineModel::load(&model_json).unwrap();
     let private = data::load_uncached(&data_dir)
         .unwrap()
-        .test
+        .kaggle_test
         .with_usage(Usage::PrivateTest);
     let expected = Evaluation::new(
         private.labels(),
-        model.predict_proba(&private).unwrap().view(),
+        model.predict_proba(private.faces()).unwrap().view(),
     )
     .unwrap();
     assert_eq!(metrics.split, "PrivateTest");
@@ -151,7 +152,14 @@ fn two_models_get_a_mcnemar_comparison_and_a_disagreement_gallery() {
     .unwrap();
     let fer2013 = data::load_uncached(&data_dir).unwrap();
     let models: Vec<(&str, &dyn EmotionClassifier)> = vec![("raw", &raw), ("hog", &hog)];
-    let report = build_report("fixture", &fer2013.train, &fer2013.test, &models, &[]).unwrap();
+    let report = build_report(
+        "fixture",
+        &fer2013.train,
+        &fer2013.kaggle_test,
+        &models,
+        &[],
+    )
+    .unwrap();
     let comparison = report
         .metrics
         .comparison

@@ -3,13 +3,14 @@
 
 use std::path::Path;
 
-use fer_core::eval::ReportMetrics;
+use fer_core::report::ReportMetrics;
 
 use super::common::{assert_fails_with, fer, json_of, path_str, stderr, BandFixture};
 
 /// The band fixture (see [`BandFixture`]): 12 training faces and 4 each of PublicTest and
 /// PrivateTest per emotion, the band missing from every third face so models make mistakes.
-/// 84 training faces: enough for `--quick`'s batches of 32.
+/// `--quick` keeps 5 training faces per class of these 12 (`fer_core::quick`: 5% rounded up to
+/// its minimum of 5): 35, enough for its batches of 32.
 fn write_fixture(root: &Path) {
     BandFixture {
         train_per_class: 12,
@@ -44,10 +45,14 @@ fn quick_run_trains_both_models_writes_the_report_and_pretrained_reproduces_it()
         ],
     ));
     assert_eq!(summary["quick"], true);
-    assert!(summary["note"].as_str().unwrap().contains("not results"));
-    // Quick mode keeps at most 100 training faces per class: all 12 x 7 here; every one of the
-    // 4 x 7 PrivateTest faces is scored.
-    assert_eq!(summary["training_faces"], 84);
+    assert!(summary["note"]
+        .as_str()
+        .unwrap()
+        .contains("not how good the models are"));
+    // Quick mode (fer_core::quick) keeps 5% of each group but at least 5 faces: 5 of the 12
+    // training faces per class, and all 4 x 7 PrivateTest faces (a group smaller than 5 is kept
+    // whole).
+    assert_eq!(summary["training_faces"], 35);
     assert_eq!(summary["scored_faces"], 28);
     assert_eq!(summary["split"], "PrivateTest");
     assert_eq!(summary["cnn_config"]["epochs"], 2);
@@ -90,7 +95,7 @@ fn quick_run_trains_both_models_writes_the_report_and_pretrained_reproduces_it()
         "the CNN's training curves"
     );
     assert!(
-        html.contains("are not results"),
+        html.contains("not how good the models are"),
         "the page says it is a quick run"
     );
 
@@ -102,6 +107,7 @@ fn quick_run_trains_both_models_writes_the_report_and_pretrained_reproduces_it()
             "predict",
             "--model",
             path_str(&out.join("cnn")),
+            "--crop",
             path_str(&face),
             "--json",
         ],
@@ -241,11 +247,13 @@ fn quick_run_on_full_fer2013_runs_the_workflow_and_the_baseline_beats_chance() {
             "--json",
         ],
     ));
-    // Every class has at least 100 Training and 30 PrivateTest faces (disgust, the rarest: 436
-    // and 55), so the quick subset is 100 x 7 and 30 x 7.
-    assert_eq!(summary["training_faces"], 700);
-    assert_eq!(summary["scored_faces"], 210);
-    // The HOG baseline on 700 faces scored 0.329 here (deterministic fit; chance is 1/7).
+    // `fer run --quick` and the notebooks' quick mode are one definition (fer_core::quick).
+    let subset = fer_core::quick::subset(&fer_core::data::load_uncached(&data).unwrap()).unwrap();
+    let private = subset.kaggle_test.with_usage(fer_core::Usage::PrivateTest);
+    assert_eq!(summary["training_faces"], subset.train.len());
+    assert_eq!(summary["scored_faces"], private.len());
+    // The HOG baseline on 700 faces (the old quick subset) scored 0.329 (deterministic fit;
+    // chance is 1/7); the quick subset (fer_core::quick) is twice as large.
     let baseline = summary["models"][1]["accuracy"].as_f64().unwrap();
     assert!(baseline > 0.25, "baseline accuracy {baseline}");
     // Two short epochs teach the CNN little (0.15-0.16 measured): only check it was scored.

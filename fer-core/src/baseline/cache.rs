@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 
 use super::features::{extract, FeatureKind, HogSettings};
-use crate::data::{Cache, Dataset};
+use crate::data::{Cache, Face};
 use crate::error::Result;
 
 const MAGIC: &[u8; 8] = b"FERFEATS";
@@ -70,7 +70,7 @@ impl FeatureCache {
     /// exists, else extracted (and cached, for HOG).
     pub fn extract(
         &self,
-        faces: &Dataset,
+        faces: &[Face],
         kind: FeatureKind,
         hog: &HogSettings,
     ) -> Result<(Array2<f32>, FeatureCacheStatus)> {
@@ -91,7 +91,7 @@ impl FeatureCache {
         Ok((x, status))
     }
 
-    fn file_for(&self, faces: &Dataset, hog: &HogSettings) -> PathBuf {
+    fn file_for(&self, faces: &[Face], hog: &HogSettings) -> PathBuf {
         let mut hasher = blake3::Hasher::new();
         hasher.update(MAGIC);
         hasher.update(&FORMAT_VERSION.to_le_bytes());
@@ -105,7 +105,7 @@ impl FeatureCache {
         ] {
             hasher.update(&(value as u64).to_le_bytes());
         }
-        hasher.update(faces.pixels());
+        hasher.update(faces.as_flattened());
         let hash = hasher.finalize();
         self.dir
             .join(format!("hog-{}.bin", &hash.to_hex().as_str()[..32]))
@@ -171,17 +171,26 @@ mod tests {
         let cache = FeatureCache::new(dir.path());
         let faces = banded_faces(2, 1);
         let hog = HogSettings::default();
-        let (first, status) = cache.extract(&faces, FeatureKind::Hog, &hog).unwrap();
+        let (first, status) = cache
+            .extract(faces.faces(), FeatureKind::Hog, &hog)
+            .unwrap();
         assert!(
             matches!(status, FeatureCacheStatus::Written(_)),
             "{status:?}"
         );
-        let (second, status) = cache.extract(&faces, FeatureKind::Hog, &hog).unwrap();
+        let (second, status) = cache
+            .extract(faces.faces(), FeatureKind::Hog, &hog)
+            .unwrap();
         assert!(matches!(status, FeatureCacheStatus::Hit(_)), "{status:?}");
         assert_eq!(first, second);
-        assert_eq!(first, extract(&faces, FeatureKind::Hog, &hog).unwrap());
+        assert_eq!(
+            first,
+            extract(faces.faces(), FeatureKind::Hog, &hog).unwrap()
+        );
         // Raw pixels bypass the cache.
-        let (_, status) = cache.extract(&faces, FeatureKind::Raw, &hog).unwrap();
+        let (_, status) = cache
+            .extract(faces.faces(), FeatureKind::Raw, &hog)
+            .unwrap();
         assert_eq!(status, FeatureCacheStatus::NotCached);
     }
 
@@ -191,7 +200,9 @@ mod tests {
         let cache = FeatureCache::new(dir.path());
         let faces = banded_faces(2, 1);
         let hog = HogSettings::default();
-        let (expected, status) = cache.extract(&faces, FeatureKind::Hog, &hog).unwrap();
+        let (expected, status) = cache
+            .extract(faces.faces(), FeatureKind::Hog, &hog)
+            .unwrap();
         let FeatureCacheStatus::Written(file) = status else {
             panic!("{status:?}")
         };
@@ -199,13 +210,15 @@ mod tests {
             cell_side: 8,
             ..hog
         };
-        let (_, status) = cache.extract(&faces, FeatureKind::Hog, &other).unwrap();
+        let (_, status) = cache
+            .extract(faces.faces(), FeatureKind::Hog, &other)
+            .unwrap();
         assert!(
             matches!(status, FeatureCacheStatus::Written(_)),
             "{status:?}"
         );
         let (_, status) = cache
-            .extract(&banded_faces(2, 2), FeatureKind::Hog, &hog)
+            .extract(banded_faces(2, 2).faces(), FeatureKind::Hog, &hog)
             .unwrap();
         assert!(
             matches!(status, FeatureCacheStatus::Written(_)),
@@ -216,7 +229,9 @@ mod tests {
         let mut bytes = std::fs::read(&file).unwrap();
         bytes[100] ^= 0xff;
         std::fs::write(&file, &bytes).unwrap();
-        let (x, status) = cache.extract(&faces, FeatureKind::Hog, &hog).unwrap();
+        let (x, status) = cache
+            .extract(faces.faces(), FeatureKind::Hog, &hog)
+            .unwrap();
         assert!(
             matches!(status, FeatureCacheStatus::Written(_)),
             "{status:?}"
@@ -224,7 +239,9 @@ mod tests {
         assert_eq!(x, expected);
         // Truncated: also a miss, never an error.
         std::fs::write(&file, &bytes[..50]).unwrap();
-        let (x, _) = cache.extract(&faces, FeatureKind::Hog, &hog).unwrap();
+        let (x, _) = cache
+            .extract(faces.faces(), FeatureKind::Hog, &hog)
+            .unwrap();
         assert_eq!(x, expected);
     }
 
@@ -236,7 +253,7 @@ mod tests {
         let cache = FeatureCache::new(blocker.join("sub"));
         let faces = banded_faces(1, 1);
         let (x, status) = cache
-            .extract(&faces, FeatureKind::Hog, &HogSettings::default())
+            .extract(faces.faces(), FeatureKind::Hog, &HogSettings::default())
             .unwrap();
         assert!(
             matches!(status, FeatureCacheStatus::WriteFailed(_)),

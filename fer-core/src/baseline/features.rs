@@ -12,7 +12,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Dataset, IMAGE_PIXELS, IMAGE_SIDE};
+use crate::data::{Face, IMAGE_PIXELS, IMAGE_SIDE};
 use crate::error::{FerError, Result};
 
 /// Which descriptor represents a face.
@@ -199,7 +199,7 @@ impl FeatureSettings {
 /// Extracts one descriptor per face (rows in data set order), in parallel over faces. Raw pixels
 /// are scaled to [0, 1]; HOG blocks are L2-normalised by imageproc.
 pub fn extract(
-    faces: &Dataset,
+    faces: &[Face],
     kind: FeatureKind,
     hog_settings: &HogSettings,
 ) -> Result<Array2<f32>> {
@@ -219,7 +219,7 @@ pub fn extract(
     match kind {
         FeatureKind::Raw => {
             rows.par_chunks_mut(length)
-                .zip(faces.pixels().par_chunks(IMAGE_PIXELS))
+                .zip(faces.par_iter())
                 .for_each(|(row, face)| {
                     for (x, &p) in row.iter_mut().zip(face) {
                         *x = f32::from(p) / 255.0;
@@ -229,7 +229,7 @@ pub fn extract(
         FeatureKind::Hog => {
             let options = hog_settings.options();
             rows.par_chunks_mut(length)
-                .zip(faces.pixels().par_chunks(IMAGE_PIXELS))
+                .zip(faces.par_iter())
                 .try_for_each(|(row, face)| -> Result<()> {
                     let side = IMAGE_SIDE as u32;
                     let image = GrayImage::from_raw(side, side, face.to_vec())
@@ -247,13 +247,9 @@ pub fn extract(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Origin, Usage};
-    use crate::Emotion;
 
-    fn one_face(face: &[u8; IMAGE_PIXELS]) -> Dataset {
-        let mut data = Dataset::new();
-        data.push(face, Emotion::Happy, Usage::Training, Origin::CsvLine(2));
-        data
+    fn one_face(face: &Face) -> Vec<Face> {
+        vec![*face]
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::hyperparams::{BaselineParams, BaselineValidParams, ClassBalance};
 use super::pipeline::FittedFeatures;
 use crate::classifier::EmotionClassifier;
 use crate::data::balance::Smote;
-use crate::data::Dataset;
+use crate::data::{Dataset, Face};
 use crate::emotion::Emotion;
 use crate::error::{FerError, Result};
 
@@ -35,9 +35,9 @@ use crate::error::{FerError, Result};
 ///     train.push(&face, emotion, Usage::Training, Origin::CsvLine(i as u64 + 2));
 /// }
 /// let model = BaselineParams::new(FeatureKind::Raw).max_iterations(30).fit(&train)?;
-/// let proba = model.predict_proba(&train)?; // 49 x 7, rows sum to 1
+/// let proba = model.predict_proba(train.faces())?; // 49 x 7, rows sum to 1
 /// assert_eq!(proba.dim(), (49, 7));
-/// assert_eq!(model.predict(&train)?, train.labels());
+/// assert_eq!(model.predict(train.faces())?, train.labels());
 /// # Ok::<(), fer_core::FerError>(())
 /// ```
 ///
@@ -224,7 +224,7 @@ impl BaselineModel {
     /// them.
     pub fn predict_proba_cached(
         &self,
-        faces: &Dataset,
+        faces: &[Face],
         cache: Option<&FeatureCache>,
     ) -> Result<Array2<f32>> {
         let x = self.features.transform_cached(faces, cache)?;
@@ -232,7 +232,7 @@ impl BaselineModel {
     }
 
     /// The most probable emotion of each face.
-    pub fn predict(&self, faces: &Dataset) -> Result<Vec<Emotion>> {
+    pub fn predict(&self, faces: &[Face]) -> Result<Vec<Emotion>> {
         let proba = self.predict_proba(faces)?;
         Ok(proba
             .rows()
@@ -260,7 +260,7 @@ impl EmotionClassifier for BaselineModel {
         format!("logistic ({})", self.features.settings().label())
     }
 
-    fn predict_proba(&self, faces: &Dataset) -> Result<Array2<f32>> {
+    fn predict_proba(&self, faces: &[Face]) -> Result<Array2<f32>> {
         let x = self.features.transform(faces)?;
         self.predict_proba_features(&x)
     }
@@ -281,12 +281,12 @@ mod tests {
                 .max_iterations(50)
                 .fit(&train)
                 .unwrap();
-            let proba = model.predict_proba(&test).unwrap();
+            let proba = model.predict_proba(test.faces()).unwrap();
             assert_eq!(proba.dim(), (test.len(), 7));
             for row in proba.rows() {
                 assert!((row.sum() - 1.0).abs() < 1e-4, "{row}");
             }
-            let predicted = model.predict(&test).unwrap();
+            let predicted = model.predict(test.faces()).unwrap();
             let correct = predicted
                 .iter()
                 .zip(test.labels())
@@ -339,7 +339,7 @@ mod tests {
                 .max_iterations(30)
                 .fit(&train)
                 .unwrap();
-            let predicted = model.predict(&test).unwrap();
+            let predicted = model.predict(test.faces()).unwrap();
             let disgust_hits = predicted
                 .iter()
                 .zip(test.labels())

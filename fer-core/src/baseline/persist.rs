@@ -170,8 +170,8 @@ mod tests {
             let loaded = BaselineModel::load(&path).unwrap();
             assert_eq!(loaded, model);
             assert_eq!(
-                loaded.predict_proba(&faces).unwrap(),
-                model.predict_proba(&faces).unwrap()
+                loaded.predict_proba(faces.faces()).unwrap(),
+                model.predict_proba(faces.faces()).unwrap()
             );
         }
     }

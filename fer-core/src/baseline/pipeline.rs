@@ -8,7 +8,7 @@ use super::cache::FeatureCache;
 use super::features::{extract, FeatureSettings};
 use super::pca::PcaProjection;
 use super::standardize::Standardizer;
-use crate::data::Dataset;
+use crate::data::{Dataset, Face};
 use crate::error::Result;
 
 /// Feature settings plus the normalisation (and PCA) fitted on a training set; applies the same
@@ -29,7 +29,7 @@ impl FittedFeatures {
         cache: Option<&FeatureCache>,
     ) -> Result<(FittedFeatures, Array2<f32>)> {
         settings.output_length()?;
-        let mut x = descriptors(train, &settings, cache)?;
+        let mut x = descriptors(train.faces(), &settings, cache)?;
         let standardizer = Standardizer::fit(&x)?;
         standardizer.transform_inplace(&mut x)?;
         let pca = match settings.pca_components {
@@ -67,14 +67,14 @@ impl FittedFeatures {
     }
 
     /// The features of `faces`, one row per face.
-    pub fn transform(&self, faces: &Dataset) -> Result<Array2<f32>> {
+    pub fn transform(&self, faces: &[Face]) -> Result<Array2<f32>> {
         self.transform_cached(faces, None)
     }
 
     /// [`FittedFeatures::transform`], taking the descriptors from `cache` when it holds them.
     pub fn transform_cached(
         &self,
-        faces: &Dataset,
+        faces: &[Face],
         cache: Option<&FeatureCache>,
     ) -> Result<Array2<f32>> {
         let mut x = descriptors(faces, &self.settings, cache)?;
@@ -127,7 +127,7 @@ impl FittedFeatures {
 /// Raw descriptors of `faces`, through `cache` if given (a cache that cannot be written only
 /// costs the time to extract again next run, so its status is not an error).
 fn descriptors(
-    faces: &Dataset,
+    faces: &[Face],
     settings: &FeatureSettings,
     cache: Option<&FeatureCache>,
 ) -> Result<Array2<f32>> {

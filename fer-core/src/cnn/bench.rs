@@ -16,14 +16,14 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::config::Arch;
-use super::conv_op::{conv2d_backward, conv2d_forward, ConvShape};
-use super::im2col::WindowGeometry;
-use super::matmul::{matmul, MatMut, MatRef};
 use super::model::Network;
+use super::optimizer_state::OptimizerState;
 use super::seed_model::{SEED_CLASSES, SEED_INPUT_SIDE};
-use super::train::OptimizerState;
 use super::train_config::TrainConfig;
 use crate::error::{FerError, Result};
+use crate::ops::WindowGeometry;
+use crate::ops::{conv2d_backward, conv2d_forward, ConvShape};
+use crate::ops::{matmul, MatMut, MatRef};
 
 /// The three figures `fer bench train-step --json` prints.
 #[derive(Debug, Clone, Copy, Serialize)]

@@ -25,13 +25,13 @@ use dfdx::shapes::{Const, Dim, Dtype};
 use dfdx::tensor::{Cpu, NoneTape, OwnedTape, Storage, Tensor};
 use dfdx::tensor_ops::Device;
 
-use super::batch_norm_op::{batch_norm2d_eval, Activation};
-use super::block_tail_op::{conv_norm_pool_dropout_train, conv_norm_train, ReluPlacement};
 use super::config::DropoutRates;
-use super::conv_layer::Conv2d;
-use super::pool_op::{global_avg_pool2d, max_pool2d};
 use super::seed_model::{SeedInput, SeedLogits};
 use crate::error::Result;
+use crate::ops::Conv2d;
+use crate::ops::{batch_norm2d_eval, Activation};
+use crate::ops::{conv_norm_pool_dropout_train, conv_norm_train, ReluPlacement};
+use crate::ops::{global_avg_pool2d, max_pool2d};
 
 /// Standard dropout after each block's pooling ([`Arch::dropout`](super::Arch::dropout)).
 pub const BLOCK_DROPOUT: f32 = 0.1;
@@ -155,9 +155,9 @@ impl<const I: usize, const O: usize> VggBlock<I, O> {
 impl BestModel {
     /// A freshly initialised model (PyTorch-style initialisation from the device's generator:
     /// `Cpu::seed_from_u64` makes it reproducible). Also calls
-    /// [`retain_freed_memory`](super::retain_freed_memory), which makes training much faster.
+    /// [`retain_freed_memory`](crate::ops::retain_freed_memory), which makes training much faster.
     pub fn build(device: &Cpu) -> Result<Self> {
-        super::allocator::retain_freed_memory();
+        crate::ops::retain_freed_memory();
         Ok(<Self as BuildModule<Cpu, f32>>::try_build(device)?)
     }
 

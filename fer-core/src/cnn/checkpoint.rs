@@ -9,10 +9,10 @@ use dfdx::nn::{LoadFromSafetensors, SaveToSafetensors};
 use dfdx::tensor::Cpu;
 
 use super::config::ModelConfig;
+use super::history::EpochRecord;
 use super::model::{CnnModel, Network};
 use crate::data::PixelStats;
 use crate::error::{FerError, Result};
-use crate::eval::EpochRecord;
 
 /// File name of the weights inside a checkpoint folder.
 pub const WEIGHTS_FILE: &str = "model.safetensors";

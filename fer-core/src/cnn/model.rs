@@ -10,9 +10,8 @@ use super::best_model::BestModel;
 use super::config::{Arch, DropoutRates, ModelConfig};
 use super::seed_model::{SeedInput, SeedLogits, SeedModel};
 use super::tta::{apply_view, Tta, View};
-use crate::data::{Dataset, PixelStats, IMAGE_PIXELS};
+use crate::data::{Face, PixelStats, IMAGE_PIXELS};
 use crate::error::{FerError, Result};
-use crate::eval::Evaluation;
 use crate::{Emotion, EmotionClassifier};
 
 /// The weights of one architecture.
@@ -127,18 +126,17 @@ impl CnnModel {
     }
 
     /// Class probabilities of `faces`, in batches of [`INFERENCE_BATCH`], averaged over the
-    /// views of `tta` (see [`Tta`]; `true` and `false` still mean flip and none).
-    pub fn predict_proba_tta(&self, faces: &Dataset, tta: impl Into<Tta>) -> Result<Array2<f32>> {
-        let tta = tta.into();
+    /// views of `tta` (see [`Tta`]).
+    pub fn predict_proba_tta(&self, faces: &[Face], tta: Tta) -> Result<Array2<f32>> {
         tta.check()?;
         let views = self.predict_proba_views(faces, &tta.views())?;
         Ok(average(faces.len(), &views.iter().collect::<Vec<_>>()))
     }
 
     /// Class probabilities of `faces` in each of `views`, one `[n, 7]` array per view, in
-    /// order: what a TTA averages, so TTAs that share views ([`Self::score_ttas`]) classify
-    /// each view once.
-    pub fn predict_proba_views(&self, faces: &Dataset, views: &[View]) -> Result<Vec<Array2<f32>>> {
+    /// order: what a TTA averages, so TTAs that share views ([`Self::predict_proba_ttas`])
+    /// classify each view once.
+    pub fn predict_proba_views(&self, faces: &[Face], views: &[View]) -> Result<Vec<Array2<f32>>> {
         if faces.is_empty() {
             return Err(FerError::EmptyDataset("no faces to classify".to_string()));
         }
@@ -148,7 +146,7 @@ impl CnnModel {
         for chunk in indices.chunks(INFERENCE_BATCH) {
             let mut x = vec![0.0f32; chunk.len() * IMAGE_PIXELS];
             for (&i, row) in chunk.iter().zip(x.chunks_exact_mut(IMAGE_PIXELS)) {
-                self.stats.standardize(faces.face(i), row);
+                self.stats.standardize(&faces[i], row);
             }
             for (&view, out) in views.iter().zip(&mut per_view) {
                 let input = if view == View::IDENTITY {
@@ -180,7 +178,7 @@ impl CnnModel {
     /// the crops include the flip's two views, which include the plain face.
     pub fn predict_proba_ttas(
         &self,
-        faces: &Dataset,
+        faces: &[Face],
         candidates: &[Tta],
     ) -> Result<Vec<Array2<f32>>> {
         let mut views: Vec<View> = Vec::new();
@@ -207,19 +205,6 @@ impl CnnModel {
             })
             .collect())
     }
-
-    /// Accuracy on `faces` of each of `candidates`, in order (see
-    /// [`Self::predict_proba_ttas`]). With [`TTA_CANDIDATES`](super::tta::TTA_CANDIDATES) on
-    /// PublicTest, [`choose_tta`](super::tta::choose_tta) of the result is the protocol's
-    /// choice of TTA.
-    pub fn score_ttas(&self, faces: &Dataset, candidates: &[Tta]) -> Result<Vec<(Tta, f64)>> {
-        let probabilities = self.predict_proba_ttas(faces, candidates)?;
-        candidates
-            .iter()
-            .zip(&probabilities)
-            .map(|(&tta, p)| Ok((tta, Evaluation::new(faces.labels(), p.view())?.accuracy)))
-            .collect()
-    }
 }
 
 /// The mean of per-view probabilities (`[n, 7]` each), summed in order: the same bits whether
@@ -240,7 +225,7 @@ impl EmotionClassifier for CnnModel {
         format!("cnn ({})", self.config.arch.name())
     }
 
-    fn predict_proba(&self, faces: &Dataset) -> Result<Array2<f32>> {
-        self.predict_proba_tta(faces, false)
+    fn predict_proba(&self, faces: &[Face]) -> Result<Array2<f32>> {
+        self.predict_proba_tta(faces, Tta::None)
     }
 }

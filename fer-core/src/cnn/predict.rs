@@ -8,11 +8,11 @@
 //! meaningless probabilities.
 //!
 //! ```no_run
-//! use fer_core::cnn::load_checkpoint;
+//! use fer_core::cnn::{load_checkpoint, Tta};
 //! use fer_core::cnn::predict::top_emotions;
 //!
 //! let model = load_checkpoint("data/models/fer-cnn".as_ref())?;
-//! let probabilities = model.predict_image_files(&["face.jpg"], true)?;
+//! let probabilities = model.predict_image_files(&["face.jpg"], Tta::Flip)?;
 //! for (emotion, p) in top_emotions(&probabilities[0], 3) {
 //!     println!("{}: {p:.3}", emotion.name());
 //! }
@@ -22,7 +22,8 @@
 use std::path::Path;
 
 use super::model::CnnModel;
-use crate::data::{load_face, Dataset, Origin, Usage};
+use super::tta::Tta;
+use crate::data::{load_face, Face};
 use crate::error::Result;
 use crate::Emotion;
 
@@ -32,8 +33,7 @@ pub type EmotionProbabilities = [f32; Emotion::COUNT];
 impl CnnModel {
     /// Class probabilities of each image file, in the order given, preprocessed exactly as
     /// training data (see the [module docs](self)), averaged over the views of `tta` (see
-    /// [`Tta`](super::Tta): `true` averages each face with its mirror image, as `--tta` does;
-    /// `false` is none).
+    /// [`Tta`]).
     ///
     /// Every file is decoded before any is classified, so a bad file fails the call early;
     /// errors ([`FerError::Io`](crate::FerError::Io), [`FerError::Image`](crate::FerError::Image),
@@ -42,26 +42,27 @@ impl CnnModel {
     pub fn predict_image_files<P: AsRef<Path>>(
         &self,
         paths: &[P],
-        tta: impl Into<super::Tta>,
+        tta: Tta,
     ) -> Result<Vec<EmotionProbabilities>> {
-        let tta = tta.into();
         tta.check()?;
         if paths.is_empty() {
             return Ok(Vec::new());
         }
-        let mut faces = Dataset::with_capacity(paths.len());
-        for path in paths {
-            let path = path.as_ref();
-            // The label and usage are placeholders: a Dataset carries them, inference ignores
-            // them.
-            faces.push(
-                &load_face(path)?,
-                Emotion::Neutral,
-                Usage::PrivateTest,
-                Origin::File(path.to_path_buf()),
-            );
+        let faces = paths
+            .iter()
+            .map(|path| load_face(path.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        self.predict_faces(&faces, tta)
+    }
+
+    /// Class probabilities of each 48x48 face, in order, averaged over the views of `tta`, one
+    /// array per face. An empty list gives an empty result (the network refuses an empty
+    /// batch).
+    pub fn predict_faces(&self, faces: &[Face], tta: Tta) -> Result<Vec<EmotionProbabilities>> {
+        if faces.is_empty() {
+            return Ok(Vec::new());
         }
-        let proba = self.predict_proba_tta(&faces, tta)?;
+        let proba = self.predict_proba_tta(faces, tta)?;
         Ok(proba
             .rows()
             .into_iter()
@@ -91,7 +92,7 @@ pub fn top_emotions(probabilities: &EmotionProbabilities, k: usize) -> Vec<(Emot
 mod tests {
     use super::*;
     use crate::cnn::{Arch, ModelConfig};
-    use crate::data::{face_from_image, PixelStats, IMAGE_PIXELS};
+    use crate::data::{face_from_image, Dataset, Origin, PixelStats, Usage, IMAGE_PIXELS};
     use crate::EmotionClassifier;
     use dfdx::tensor::Cpu;
     use image::{DynamicImage, Rgb, RgbImage};
@@ -120,7 +121,7 @@ mod tests {
         let path = dir.path().join("photo.png");
         photo.save(&path).unwrap();
         let model = model();
-        let from_files = model.predict_image_files(&[&path], false).unwrap();
+        let from_files = model.predict_image_files(&[&path], Tta::None).unwrap();
         let mut expected = Dataset::new();
         expected.push(
             &face_from_image(DynamicImage::ImageRgb8(photo)),
@@ -128,13 +129,15 @@ mod tests {
             Usage::Training,
             Origin::CsvLine(2),
         );
-        let direct = model.predict_proba(&expected).unwrap();
+        let direct = model.predict_proba(expected.faces()).unwrap();
         assert_eq!(from_files.len(), 1);
         assert_eq!(from_files[0].to_vec(), direct.row(0).to_vec());
         assert!((from_files[0].iter().sum::<f32>() - 1.0).abs() < 1e-5);
 
-        let with_tta = model.predict_image_files(&[&path], true).unwrap();
-        let tta = model.predict_proba_tta(&expected, true).unwrap();
+        let with_tta = model.predict_image_files(&[&path], Tta::Flip).unwrap();
+        let tta = model
+            .predict_proba_tta(expected.faces(), Tta::Flip)
+            .unwrap();
         assert_eq!(with_tta[0].to_vec(), tta.row(0).to_vec());
     }
 
@@ -163,31 +166,31 @@ mod tests {
                 Origin::CsvLine(i.into()),
             );
         }
-        let none = model.predict_proba_tta(&faces, Tta::None).unwrap();
-        assert!(close(&none, &model.predict_proba(&faces).unwrap()));
+        let none = model.predict_proba_tta(faces.faces(), Tta::None).unwrap();
+        assert!(close(&none, &model.predict_proba(faces.faces()).unwrap()));
         assert!(close(
             &none,
-            &model.predict_proba_tta(&faces, false).unwrap()
+            &model.predict_proba_tta(faces.faces(), Tta::None).unwrap()
         ));
-        let flip = model.predict_proba_tta(&faces, Tta::Flip).unwrap();
+        let flip = model.predict_proba_tta(faces.faces(), Tta::Flip).unwrap();
         assert!(close(
             &flip,
-            &model.predict_proba_tta(&faces, true).unwrap()
+            &model.predict_proba_tta(faces.faces(), Tta::Flip).unwrap()
         ));
         assert!(!close(&flip, &none));
         let crops_0 = model
-            .predict_proba_tta(&faces, Tta::Crops { shift: 0 })
+            .predict_proba_tta(faces.faces(), Tta::Crops { shift: 0 })
             .unwrap();
         assert!(close(&crops_0, &flip));
         let crops = model
-            .predict_proba_tta(&faces, Tta::Crops { shift: 3 })
+            .predict_proba_tta(faces.faces(), Tta::Crops { shift: 3 })
             .unwrap();
         assert!(!close(&crops, &flip));
         for row in crops.rows() {
             assert!((row.sum() - 1.0).abs() < 1e-5);
         }
         let err = model
-            .predict_proba_tta(&faces, Tta::Crops { shift: 20 })
+            .predict_proba_tta(faces.faces(), Tta::Crops { shift: 20 })
             .unwrap_err()
             .to_string();
         assert!(err.contains("20"), "{err}");
@@ -198,7 +201,6 @@ mod tests {
     #[test]
     fn ttas_scored_together_are_each_its_own() {
         use crate::cnn::tta::TTA_CANDIDATES;
-        use crate::eval::Evaluation;
         let model = model();
         let mut faces = Dataset::new();
         for i in 0..7u8 {
@@ -209,18 +211,16 @@ mod tests {
             let label = Emotion::from_index(i.into()).unwrap();
             faces.push(&face, label, Usage::PublicTest, Origin::CsvLine(i.into()));
         }
-        let together = model.predict_proba_ttas(&faces, &TTA_CANDIDATES).unwrap();
-        let scores = model.score_ttas(&faces, &TTA_CANDIDATES).unwrap();
+        let together = model
+            .predict_proba_ttas(faces.faces(), &TTA_CANDIDATES)
+            .unwrap();
         assert_eq!(together.len(), TTA_CANDIDATES.len());
-        for ((tta, p), (scored, accuracy)) in TTA_CANDIDATES.iter().zip(&together).zip(&scores) {
-            let alone = model.predict_proba_tta(&faces, *tta).unwrap();
+        for (tta, p) in TTA_CANDIDATES.iter().zip(&together) {
+            let alone = model.predict_proba_tta(faces.faces(), *tta).unwrap();
             assert!(
                 p.iter().zip(&alone).all(|(x, y)| (x - y).abs() <= 1e-6),
                 "{tta:?}"
             );
-            assert_eq!(scored, tta);
-            let own = Evaluation::new(faces.labels(), p.view()).unwrap().accuracy;
-            assert_eq!(*accuracy, own);
         }
     }
 
@@ -231,18 +231,18 @@ mod tests {
         std::fs::write(&text, "not an image").unwrap();
         let model = model();
         let err = model
-            .predict_image_files(&[&text], false)
+            .predict_image_files(&[&text], Tta::None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("notes.jpg"), "{err}");
         let missing = dir.path().join("missing.png");
         let err = model
-            .predict_image_files(&[&missing], false)
+            .predict_image_files(&[&missing], Tta::None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("missing.png"), "{err}");
         assert!(model
-            .predict_image_files::<&Path>(&[], false)
+            .predict_image_files::<&Path>(&[], Tta::None)
             .unwrap()
             .is_empty());
     }

@@ -26,18 +26,18 @@
 
 use dfdx::nn::modules::{BatchNorm1D, BatchNorm2D, Dropout, Linear};
 use dfdx::nn::{BuildModule, Module, ModuleMut, ModuleVisitor, TensorCollection};
-use dfdx::prelude::RealizeTo;
-use dfdx::shapes::{Const, Dim, Dtype};
+
+use dfdx::shapes::{Const, Dtype};
 use dfdx::tensor::{Cpu, NoneTape, OwnedTape, Storage, Tensor};
 use dfdx::tensor_ops::{Device, ReshapeTo};
 
-use super::batch_norm_op::{batch_norm2d_eval, Activation};
-use super::block_tail_op::{conv_norm_pool_dropout_train, ReluPlacement};
 use super::config::{Arch, DropoutRates};
-use super::conv_layer::Conv2d;
-use super::conv_op::ConvOptions;
-use super::pool_op::max_pool2d;
 use crate::error::{FerError, Result};
+use crate::ops::max_pool2d;
+use crate::ops::Conv2d;
+use crate::ops::ConvOptions;
+use crate::ops::{batch_norm2d_eval, Activation};
+use crate::ops::{conv_norm_pool_dropout_train, ReluPlacement};
 
 /// Standard dropout after every block and dense layer, as in the seed
 /// ([`Arch::dropout`](super::Arch::dropout)).
@@ -231,9 +231,9 @@ use dfdx::shapes::HasShape;
 impl SeedModel {
     /// A freshly initialised model on `device` (PyTorch-style initialisation from the device's
     /// generator) with Keras' batch-norm settings. Also calls
-    /// [`retain_freed_memory`](super::retain_freed_memory), which makes training much faster.
+    /// [`retain_freed_memory`](crate::ops::retain_freed_memory), which makes training much faster.
     pub fn build(device: &Cpu) -> Result<Self> {
-        super::allocator::retain_freed_memory();
+        crate::ops::retain_freed_memory();
         let mut model = <Self as BuildModule<Cpu, f32>>::try_build(device)?;
         keras_batch_norm!(model.blocks.0.norm);
         keras_batch_norm!(model.blocks.1.norm);
@@ -280,22 +280,6 @@ impl SeedModel {
     }
 }
 
-/// Checks a batch of any dimension types is `[N, 1, 48, 48]` and gives it the seed's type.
-pub fn to_seed_input<B: Dim, C: Dim, H: Dim, W: Dim, T: dfdx::tensor::Tape<f32, Cpu>>(
-    x: Tensor<(B, C, H, W), f32, Cpu, T>,
-) -> Result<SeedInput<T>> {
-    let (_, c, h, w) = *x.shape();
-    x.try_realize::<(usize, Const<1>, Const<48>, Const<48>)>()
-        .map_err(|_| {
-            FerError::ShapeMismatch(format!(
-                "the seed model takes [N, 1, 48, 48] batches, got [N, {}, {}, {}]",
-                c.size(),
-                h.size(),
-                w.size()
-            ))
-        })
-}
-
 impl Module<SeedInput<NoneTape>> for SeedModel {
     type Output = SeedLogits<NoneTape>;
     type Error = FerError;
@@ -317,6 +301,24 @@ impl ModuleMut<SeedInput<OwnedTape<f32, Cpu>>> for SeedModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dfdx::prelude::RealizeTo;
+    use dfdx::shapes::Dim;
+
+    /// Checks a batch of any dimension types is `[N, 1, 48, 48]` and gives it the seed's type.
+    fn to_seed_input<B: Dim, C: Dim, H: Dim, W: Dim, T: dfdx::tensor::Tape<f32, Cpu>>(
+        x: Tensor<(B, C, H, W), f32, Cpu, T>,
+    ) -> Result<SeedInput<T>> {
+        let (_, c, h, w) = *x.shape();
+        x.try_realize::<(usize, Const<1>, Const<48>, Const<48>)>()
+            .map_err(|_| {
+                FerError::ShapeMismatch(format!(
+                    "the seed model takes [N, 1, 48, 48] batches, got [N, {}, {}, {}]",
+                    c.size(),
+                    h.size(),
+                    w.size()
+                ))
+            })
+    }
     use dfdx::nn::{NumParams, ZeroGrads};
     use dfdx::optim::{Adam, AdamConfig, Optimizer};
     use dfdx::prelude::*;

@@ -44,17 +44,6 @@ pub enum Tta {
     },
 }
 
-/// `true` is the flip TTA, `false` none: what a `bool` argument meant before crops existed.
-impl From<bool> for Tta {
-    fn from(flip: bool) -> Self {
-        if flip {
-            Tta::Flip
-        } else {
-            Tta::None
-        }
-    }
-}
-
 /// One view of a face: moved down by `dy` and right by `dx` pixels (negative: up, left), then
 /// mirrored if `flip`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

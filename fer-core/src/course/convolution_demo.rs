@@ -2,10 +2,10 @@
 
 use dfdx::tensor::{Cpu, TensorFromVec};
 
-use crate::cnn::conv_op::{conv2d_forward, ConvShape};
-use crate::cnn::{max_pool2d, WindowGeometry};
 use crate::data::{Face, IMAGE_PIXELS, IMAGE_SIDE};
 use crate::error::Result;
+use crate::ops::{conv2d_forward, ConvShape};
+use crate::ops::{max_pool2d, WindowGeometry};
 use crate::plot::FaceGrid;
 
 /// A hand-made 3x3 filter of the demo: its caption, a short name for the pooled row, and its

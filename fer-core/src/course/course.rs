@@ -4,31 +4,17 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::baseline::{BaselineModel, BaselineParams, FeatureKind};
-use crate::cnn::{load_checkpoint, Arch, CheckpointOptions, CnnModel, Progress, TrainConfig};
+use crate::cnn::{
+    load_checkpoint, Arch, CheckpointOptions, CnnModel, EpochRecord, TrainConfig, TrainObserver,
+};
 use crate::course::mode::Mode;
-use crate::course::paths::{data_path, model_dir};
-use crate::course::subset::stratified_subset;
+use crate::course::paths::{data_path, model_dir, relative_to_repository};
 use crate::data::{self, Fer2013, Splits};
 use crate::error::{FerError, Result};
-use crate::eval::EpochRecord;
+use crate::quick;
 
-/// Share of each (emotion, split) group kept in quick mode: 5% of Training (1,435 faces) and
-/// of PublicTest and PrivateTest (about 180 each), so a CNN epoch takes seconds.
-pub const QUICK_FRACTION: f64 = 0.05;
-
-/// Faces kept per (emotion, split) group in quick mode at least, so disgust (1.5% of the data)
-/// is still there to be scored.
-pub const QUICK_MIN_PER_GROUP: usize = 3;
-
-/// Seed of the quick subset and of every model the notebooks fit.
+/// Seed of every model the notebooks fit.
 pub const COURSE_SEED: u64 = 0;
-
-/// Epochs of the short CNN runs: the training notebook's in quick mode, and any notebook's when
-/// the shipped checkpoint is missing.
-pub const SHORT_CNN_EPOCHS: usize = 2;
-
-/// L-BFGS iterations of the baseline in quick mode (full mode: the library's default, 100).
-pub const QUICK_BASELINE_ITERATIONS: u64 = 30;
 
 /// The data set, split by the papers' protocol, and the mode that sized it.
 #[derive(Debug, Clone)]
@@ -64,43 +50,44 @@ impl CnnRun {
     pub fn training_hours(&self) -> f64 {
         self.history.iter().map(|r| r.seconds).sum::<f64>() / 3600.0
     }
+
+    /// One line: where the model came from and what is behind it.
+    pub fn summary(&self) -> String {
+        let name = crate::EmotionClassifier::name(&self.model);
+        match &self.checkpoint {
+            Some(dir) => format!(
+                "loaded the {name} from {} in {:.1} s: {} epochs of history, {:.1} hours of \
+                 training",
+                relative_to_repository(dir).display(),
+                self.seconds,
+                self.history.len(),
+                self.training_hours()
+            ),
+            None => format!(
+                "trained the {name} now: {} epochs in {:.0} s (no checkpoint was loaded)",
+                self.history.len(),
+                self.seconds
+            ),
+        }
+    }
 }
 
 impl Course {
     /// Loads FER2013 from `$FER2013_DIR` (else `data/fer2013` in the repository) in the mode
-    /// `FER_QUICK` selects, and prints what it loaded.
+    /// `FER_QUICK` selects. If it is not there, put it in data/fer2013 or set FER2013_DIR
+    /// before starting Jupyter (see data/README.md).
     pub fn load() -> Result<Course> {
         let path = data_path();
-        let fer = data::load(&path).inspect_err(|_| {
-            eprintln!(
-                "hint: put FER2013 in data/fer2013 or set FER2013_DIR before starting Jupyter \
-                 (see data/README.md)"
-            )
-        })?;
-        let course = Course::from_data(fer, path, Mode::from_env())?;
-        println!("{}", course.summary());
-        Ok(course)
+        let fer = data::load(&path)?;
+        Course::from_data(fer, path, Mode::from_env())
     }
 
-    /// A course on already loaded data: in [`Mode::Quick`], the stratified subset of it.
+    /// A course on already loaded data: in [`Mode::Quick`], the quick subset of it
+    /// ([`quick::subset`]).
     pub fn from_data(fer: Fer2013, data_path: PathBuf, mode: Mode) -> Result<Course> {
         let fer = match mode {
             Mode::Full => fer,
-            Mode::Quick => Fer2013 {
-                train: stratified_subset(
-                    &fer.train,
-                    QUICK_FRACTION,
-                    QUICK_MIN_PER_GROUP,
-                    COURSE_SEED,
-                )?,
-                test: stratified_subset(
-                    &fer.test,
-                    QUICK_FRACTION,
-                    QUICK_MIN_PER_GROUP,
-                    COURSE_SEED,
-                )?,
-                skipped_files: fer.skipped_files,
-            },
+            Mode::Quick => quick::subset(&fer)?,
         };
         let splits = fer.paper_split();
         for (name, part) in [
@@ -124,14 +111,10 @@ impl Course {
         })
     }
 
-    /// One line: the mode, the source and the size of each split.
+    /// One line: the mode, the source (relative to the repository) and the size of each split.
     pub fn summary(&self) -> String {
         let note = match self.mode {
-            Mode::Quick => format!(
-                " ({:.0}% stratified subset, short training: numbers show the code runs, \
-                 not how good the models are)",
-                100.0 * QUICK_FRACTION
-            ),
+            Mode::Quick => format!(" ({})", quick::description()),
             Mode::Full => String::new(),
         };
         format!(
@@ -141,58 +124,49 @@ impl Course {
             self.splits.train.len(),
             self.splits.validation.len(),
             self.splits.test.len(),
-            self.data_path.display()
+            relative_to_repository(&self.data_path).display()
         )
     }
 
-    /// The baseline's hyper-parameters for `kind`: the library's defaults, with fewer L-BFGS
-    /// iterations in quick mode.
+    /// The baseline's hyper-parameters for `kind`: the library's defaults, shortened in quick
+    /// mode ([`quick::baseline_params`]).
     pub fn baseline_params(&self, kind: FeatureKind) -> BaselineParams {
         let params = BaselineParams::new(kind).seed(COURSE_SEED);
         match self.mode {
-            Mode::Quick => params.max_iterations(QUICK_BASELINE_ITERATIONS),
+            Mode::Quick => quick::baseline_params(params),
             Mode::Full => params,
         }
     }
 
-    /// Fits the logistic baseline on `kind` features of the Training split and prints how
-    /// long it took.
+    /// Fits the logistic baseline on `kind` features of the Training split.
     pub fn fit_baseline(&self, kind: FeatureKind) -> Result<BaselineModel> {
-        let started = Instant::now();
-        let model = self.baseline_params(kind).fit(&self.splits.train)?;
-        println!(
-            "logistic regression on {} features ({} values per face) of {} faces: fitted in \
-             {:.1} s",
-            kind,
-            model.feature_dim(),
-            self.splits.train.len(),
-            started.elapsed().as_secs_f64()
-        );
-        Ok(model)
+        self.baseline_params(kind).fit(&self.splits.train)
     }
 
-    /// Settings of the short CNN runs: [`TrainConfig::new`]'s defaults for our architecture
-    /// with [`SHORT_CNN_EPOCHS`] epochs, batches of 32 and no early stopping.
+    /// Settings of the short CNN runs (the training notebook's in quick mode, and any
+    /// notebook's when the shipped checkpoint is missing): [`TrainConfig::new`]'s defaults for
+    /// our architecture, shortened as [`quick::train_config`] says.
     pub fn short_cnn_config(&self) -> TrainConfig {
-        TrainConfig {
-            epochs: SHORT_CNN_EPOCHS,
-            batch_size: 32,
-            patience: None,
+        quick::train_config(TrainConfig {
             seed: COURSE_SEED,
             ..TrainConfig::new(Arch::Best)
-        }
+        })
     }
 
-    /// Trains a CNN with `config` on the Training split, choosing the best epoch on PublicTest,
-    /// printing one line per epoch (a notebook shows no progress bar).
-    pub fn train_cnn(&self, config: &TrainConfig) -> Result<CnnRun> {
+    /// Trains a CNN with `config` on the Training split, choosing the best epoch on PublicTest;
+    /// `observer` hears of every epoch (in a notebook: `&mut EachEpoch(|r| println!("{r}"))`).
+    pub fn train_cnn(
+        &self,
+        config: &TrainConfig,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<CnnRun> {
         let started = Instant::now();
         let outcome = crate::cnn::train(
             &self.splits.train,
             &self.splits.validation,
             config,
             &CheckpointOptions::default(),
-            Progress::Lines,
+            observer,
         )?;
         Ok(CnnRun {
             model: outcome.best,
@@ -219,12 +193,6 @@ impl Course {
         } else {
             None
         };
-        println!(
-            "loaded the shipped CNN ({}, {} epochs of history) from {}",
-            crate::EmotionClassifier::name(&model),
-            history.len(),
-            dir.display()
-        );
         Ok(Some(CnnRun {
             model,
             history,
@@ -235,36 +203,24 @@ impl Course {
     }
 
     /// The CNN to evaluate: the shipped checkpoint ([`Course::shipped_cnn`]) in either mode,
-    /// since loading it takes a second. Without one, says how to get it and trains a short
-    /// model ([`Course::short_cnn_config`]) so the notebook still runs.
-    pub fn cnn(&self) -> Result<CnnRun> {
-        if let Some(run) = self.shipped_cnn()? {
-            return Ok(run);
+    /// since loading it takes a second. Without one (it is shipped in data/models/fer-cnn, or
+    /// `fer train cnn --out data/models/fer-cnn` trains it in hours), a short model
+    /// ([`Course::short_cnn_config`]) is trained so the notebook still runs: its numbers are far
+    /// below the real model's, and [`CnnRun::summary`] says it was trained now.
+    pub fn cnn(&self, observer: &mut dyn TrainObserver) -> Result<CnnRun> {
+        match self.shipped_cnn()? {
+            Some(run) => Ok(run),
+            None => self.train_cnn(&self.short_cnn_config(), observer),
         }
-        println!(
-            "no CNN checkpoint at {}: it is shipped in data/models/fer-cnn (or train it with \
-             `cargo run --release --bin fer -- train cnn --out data/models/fer-cnn`, hours on a \
-             2-core CPU). Training a {SHORT_CNN_EPOCHS}-epoch model on {} faces instead: its \
-             numbers are far below the real model's.",
-            model_dir().display(),
-            self.splits.train.len()
-        );
-        self.train_cnn(&self.short_cnn_config())
     }
 
     /// The CNN of the training notebook: in quick mode a short model trained now, so the
     /// notebook shows training at work; in full mode [`Course::cnn`] (the shipped checkpoint,
     /// whose history shows the real run).
-    pub fn train_or_load_cnn(&self) -> Result<CnnRun> {
+    pub fn train_or_load_cnn(&self, observer: &mut dyn TrainObserver) -> Result<CnnRun> {
         match self.mode {
-            Mode::Quick => {
-                println!(
-                    "quick mode: training a {SHORT_CNN_EPOCHS}-epoch CNN on {} faces",
-                    self.splits.train.len()
-                );
-                self.train_cnn(&self.short_cnn_config())
-            }
-            Mode::Full => self.cnn(),
+            Mode::Quick => self.train_cnn(&self.short_cnn_config(), observer),
+            Mode::Full => self.cnn(observer),
         }
     }
 }
@@ -296,8 +252,9 @@ mod tests {
         }
         Fer2013 {
             train,
-            test,
+            kaggle_test: test,
             skipped_files: 0,
+            cache_warning: None,
         }
     }
 
@@ -320,14 +277,14 @@ mod tests {
                 .check()
                 .unwrap()
                 .max_iterations(),
-            QUICK_BASELINE_ITERATIONS
+            crate::quick::QUICK_BASELINE_ITERATIONS
         );
     }
 
     #[test]
     fn a_missing_split_is_refused_by_name() {
         let mut data = fer(2);
-        data.test = data.test.with_usage(Usage::PrivateTest);
+        data.kaggle_test = data.kaggle_test.with_usage(Usage::PrivateTest);
         let err = Course::from_data(data, PathBuf::from("x"), Mode::Full).unwrap_err();
         assert!(err.to_string().contains("PublicTest"), "{err}");
     }

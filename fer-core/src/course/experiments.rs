@@ -7,12 +7,12 @@ use std::time::Instant;
 use plotly::Plot;
 
 use crate::baseline::{ClassBalance, FeatureKind};
-use crate::cnn::TrainConfig;
-use crate::course::course::{Course, COURSE_SEED, QUICK_MIN_PER_GROUP, SHORT_CNN_EPOCHS};
+use crate::cnn::{TrainConfig, TrainObserver};
+use crate::course::course::{Course, COURSE_SEED};
 use crate::course::mode::Mode;
 use crate::course::scored::{percent, Scored};
-use crate::course::subset::stratified_subset;
 use crate::course::table::Table;
+use crate::data::stratified_subset;
 use crate::error::Result;
 
 /// Share of Training the full-mode CNN balancing experiment trains on (three short runs on
@@ -79,15 +79,18 @@ impl Course {
     /// Three short CNN runs that differ only in how they treat the class imbalance: none,
     /// loss weighted by inverse class frequency, and class-balanced batches (oversampling),
     /// each scored on PublicTest. Quick mode trains one epoch on its subset; full mode
-    /// [`crate::course::SHORT_CNN_EPOCHS`] on a stratified [`FULL_BALANCING_FRACTION`] of
-    /// Training. Every run prints one line per epoch.
-    pub fn cnn_balancing_experiment(&self) -> Result<Vec<Scored>> {
+    /// [`crate::quick::QUICK_EPOCHS`] on a stratified [`FULL_BALANCING_FRACTION`] of
+    /// Training. `observer` hears of every run's epochs.
+    pub fn cnn_balancing_experiment(
+        &self,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<Vec<Scored>> {
         let train = match self.mode {
             Mode::Quick => self.splits.train.clone(),
             Mode::Full => stratified_subset(
                 &self.splits.train,
                 FULL_BALANCING_FRACTION,
-                QUICK_MIN_PER_GROUP,
+                crate::quick::QUICK_MIN_PER_GROUP,
                 COURSE_SEED,
             )?,
         };
@@ -96,7 +99,7 @@ impl Course {
             epochs: if self.mode.is_quick() {
                 1
             } else {
-                SHORT_CNN_EPOCHS
+                crate::quick::QUICK_EPOCHS
             },
             ..self.short_cnn_config()
         };
@@ -119,23 +122,13 @@ impl Course {
         ];
         let mut scored = Vec::with_capacity(runs.len());
         for (name, config) in runs {
-            println!(
-                "{name}: {} epochs on {} training faces",
-                config.epochs,
-                train.len()
-            );
-            let started = Instant::now();
             let outcome = crate::cnn::train(
                 &train,
                 &self.splits.validation,
                 &config,
                 &crate::cnn::CheckpointOptions::default(),
-                crate::cnn::Progress::Lines,
+                &mut *observer,
             )?;
-            println!(
-                "{name}: trained in {:.0} s",
-                started.elapsed().as_secs_f64()
-            );
             scored.push(Scored::new(name, &outcome.best, &self.splits.validation)?);
         }
         Ok(scored)
@@ -149,15 +142,10 @@ impl Course {
             ("no balancing", ClassBalance::None),
             ("oversampled", ClassBalance::Oversample),
         ] {
-            let started = Instant::now();
             let model = self
                 .baseline_params(kind)
                 .balance(balance)
                 .fit(&self.splits.train)?;
-            println!(
-                "{kind} baseline, {name}: fitted in {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
             scored.push(Scored::new(name, &model, &self.splits.validation)?);
         }
         Ok(scored)
@@ -172,7 +160,7 @@ impl Course {
                 stratified_subset(
                     &self.splits.train,
                     fraction,
-                    QUICK_MIN_PER_GROUP,
+                    crate::quick::QUICK_MIN_PER_GROUP,
                     COURSE_SEED,
                 )?
             } else {
@@ -182,11 +170,6 @@ impl Course {
             let model = self.baseline_params(kind).fit(&train)?;
             let seconds = started.elapsed().as_secs_f64();
             let scored = Scored::new(kind.name(), &model, &self.splits.validation)?;
-            println!(
-                "{} training faces: validation accuracy {} (fit {seconds:.1} s)",
-                train.len(),
-                percent(scored.evaluation.accuracy)
-            );
             points.push(CurvePoint {
                 train_faces: train.len(),
                 accuracy: scored.evaluation.accuracy,

@@ -2,7 +2,7 @@
 //! uses them, small experiments, and tables that display in a notebook.
 //!
 //! The notebooks in `notebooks/` call these so that every cell stays one `fer-core` call.
-//! `FER_QUICK=1` selects [`Mode::Quick`] (a 5% stratified subset and short training, so the
+//! `FER_QUICK=1` selects [`Mode::Quick`] ([`crate::quick`]: a 5% stratified subset and short training, so the
 //! test command can execute all five notebooks in minutes); otherwise [`Mode::Full`] uses all
 //! of FER2013 and the shipped CNN checkpoint.
 
@@ -15,14 +15,10 @@ mod mode;
 mod paths;
 mod preprocessing_demo;
 mod scored;
-mod subset;
 mod table;
 
 pub use convolution_demo::{convolution_demo, DemoFilter, DEMO_FILTERS};
-pub use course::{
-    CnnRun, Course, COURSE_SEED, QUICK_BASELINE_ITERATIONS, QUICK_FRACTION, QUICK_MIN_PER_GROUP,
-    SHORT_CNN_EPOCHS,
-};
+pub use course::{CnnRun, Course, COURSE_SEED};
 pub use experiments::{
     CurvePoint, LearningCurve, FULL_BALANCING_FRACTION, LEARNING_CURVE_FRACTIONS,
 };
@@ -31,10 +27,11 @@ pub use inspect::{
     train_config_table, EFFECTIVE_NUMBER_BETA,
 };
 pub use mode::{Mode, QUICK_ENV};
-pub use paths::{data_path, model_dir, repository_root, MODEL_DIR_ENV, SHIPPED_MODEL_DIR};
+pub use paths::{
+    data_path, model_dir, relative_to_repository, repository_root, MODEL_DIR_ENV, SHIPPED_MODEL_DIR,
+};
 pub use preprocessing_demo::preprocessing_demo;
 pub use scored::{
     class_count_table, comparison_table, metrics_table, percent, recall_table, usage_name, Scored,
 };
-pub use subset::stratified_subset;
 pub use table::Table;

@@ -36,6 +36,17 @@ pub fn model_dir() -> PathBuf {
     }
 }
 
+/// `path` relative to the repository's top folder if it is inside it, else `path` itself:
+/// what a notebook prints, so its committed outputs hold no path of the machine that made them.
+pub fn relative_to_repository(path: &Path) -> PathBuf {
+    let root = repository_root();
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    match canonical(path).strip_prefix(canonical(&root)) {
+        Ok(inside) => inside.to_path_buf(),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +57,15 @@ mod tests {
             .join("fer-core")
             .join("Cargo.toml")
             .is_file());
+    }
+
+    #[test]
+    fn paths_inside_the_repository_are_printed_relative_to_it() {
+        let model = repository_root().join(SHIPPED_MODEL_DIR);
+        assert_eq!(relative_to_repository(&model), Path::new(SHIPPED_MODEL_DIR));
+        assert_eq!(
+            relative_to_repository(Path::new("/elsewhere")),
+            Path::new("/elsewhere")
+        );
     }
 }

@@ -24,7 +24,7 @@ pub struct Scored {
 impl Scored {
     /// Scores `model` on `faces`.
     pub fn new(name: &str, model: &dyn EmotionClassifier, faces: &Dataset) -> Result<Scored> {
-        let probabilities = model.predict_proba(faces)?;
+        let probabilities = model.predict_proba(faces.faces())?;
         let evaluation = Evaluation::new(faces.labels(), probabilities.view())?;
         Ok(Scored {
             name: name.to_string(),
@@ -174,7 +174,7 @@ pub fn usage_name(faces: &Dataset) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Origin, Usage, IMAGE_PIXELS};
+    use crate::data::{Face, Origin, Usage, IMAGE_PIXELS};
     use ndarray::array;
 
     struct Fixed(Array2<f32>);
@@ -182,7 +182,7 @@ mod tests {
         fn name(&self) -> String {
             "fixed".into()
         }
-        fn predict_proba(&self, _: &Dataset) -> Result<Array2<f32>> {
+        fn predict_proba(&self, _: &[Face]) -> Result<Array2<f32>> {
             Ok(self.0.clone())
         }
     }

@@ -153,7 +153,7 @@ fn write_to(out: &mut dyn Write, source: &Path, key: &SourceKey, data: &Fer2013)
         hasher: blake3::Hasher::new(),
     };
     payload.write_all(&(data.skipped_files as u64).to_le_bytes())?;
-    for part in [&data.train, &data.test] {
+    for part in [&data.train, &data.kaggle_test] {
         payload.write_all(&(part.len() as u64).to_le_bytes())?;
         payload.write_all(part.pixels())?;
         let labels: Vec<u8> = part.labels().iter().map(|l| l.index() as u8).collect();
@@ -214,8 +214,9 @@ fn read_file(file: &Path, source: &Path, key: &SourceKey) -> io::Result<Fer2013>
     }
     Ok(Fer2013 {
         train,
-        test,
+        kaggle_test: test,
         skipped_files,
+        cache_warning: None,
     })
 }
 

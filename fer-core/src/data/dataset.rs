@@ -58,11 +58,11 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// Faces with labels, stored as one contiguous `u8` buffer (pixels stay 8-bit until a batch is
-/// made: the whole data set takes about 83 MB).
+/// Faces with labels, stored contiguously (pixels stay 8-bit until a batch is made: the whole
+/// data set takes about 83 MB).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Dataset {
-    pixels: Vec<u8>,
+    faces: Vec<Face>,
     labels: Vec<Emotion>,
     usages: Vec<Usage>,
     origins: Vec<Origin>,
@@ -77,15 +77,14 @@ impl Dataset {
     /// An empty data set with room for `n` faces.
     pub fn with_capacity(n: usize) -> Self {
         Dataset {
-            pixels: Vec::with_capacity(n * IMAGE_PIXELS),
+            faces: Vec::with_capacity(n),
             labels: Vec::with_capacity(n),
             usages: Vec::with_capacity(n),
             origins: Vec::with_capacity(n),
         }
     }
 
-    /// A data set from its parts, taking ownership without copying the pixels (as the loaders
-    /// and the cache build it). `pixels` holds `labels.len()` faces, one after another; every
+    /// A data set from its parts (as the loaders and the cache build it). `pixels` holds `labels.len()` faces, one after another; every
     /// vector must have one entry per face.
     pub fn from_parts(
         pixels: Vec<u8>,
@@ -106,8 +105,12 @@ impl Dataset {
                 n
             )));
         }
+        let faces = pixels
+            .chunks_exact(IMAGE_PIXELS)
+            .map(|face| Face::try_from(face).expect("chunks are IMAGE_PIXELS long"))
+            .collect();
         Ok(Dataset {
-            pixels,
+            faces,
             labels,
             usages,
             origins,
@@ -116,7 +119,7 @@ impl Dataset {
 
     /// Appends one face.
     pub fn push(&mut self, face: &Face, label: Emotion, usage: Usage, origin: Origin) {
-        self.pixels.extend_from_slice(face);
+        self.faces.push(*face);
         self.labels.push(label);
         self.usages.push(usage);
         self.origins.push(origin);
@@ -124,7 +127,7 @@ impl Dataset {
 
     /// Appends every face of `other`.
     pub fn extend(&mut self, other: Dataset) {
-        self.pixels.extend_from_slice(&other.pixels);
+        self.faces.extend_from_slice(&other.faces);
         self.labels.extend(other.labels);
         self.usages.extend(other.usages);
         self.origins.extend(other.origins);
@@ -142,14 +145,17 @@ impl Dataset {
 
     /// The `i`-th face. Panics if `i >= len()`, like slice indexing.
     pub fn face(&self, i: usize) -> &Face {
-        self.pixels[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS]
-            .try_into()
-            .expect("a face slice is IMAGE_PIXELS long")
+        &self.faces[i]
+    }
+
+    /// The faces, without their labels: what a model classifies.
+    pub fn faces(&self) -> &[Face] {
+        &self.faces
     }
 
     /// All pixels, face after face (`len() * IMAGE_PIXELS` bytes).
     pub fn pixels(&self) -> &[u8] {
-        &self.pixels
+        self.faces.as_flattened()
     }
 
     /// The labels, one per face.

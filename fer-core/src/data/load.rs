@@ -21,10 +21,15 @@ pub const CSV_FILE_NAME: &str = "fer2013.csv";
 pub struct Fer2013 {
     /// Kaggle's `train/` (the challenge's `Training` set).
     pub train: Dataset,
-    /// Kaggle's `test/` (`PublicTest` and `PrivateTest`).
-    pub test: Dataset,
+    /// Kaggle's `test/` (`PublicTest` and `PrivateTest`; [`Fer2013::paper_split`] separates
+    /// them).
+    pub kaggle_test: Dataset,
     /// Files skipped as plainly not data (`.DS_Store`, `Thumbs.db`, other extensions).
     pub skipped_files: usize,
+    /// Why the decoded data could not be cached, if [`load`] tried and failed (the data is
+    /// loaded all the same; the next load decodes again). The library never prints: the
+    /// caller shows it.
+    pub cache_warning: Option<String>,
 }
 
 /// Whether [`load_with_cache`] used the decoded-data cache.
@@ -61,15 +66,15 @@ pub enum CacheStatus {
 /// .unwrap();
 /// let fer = data::load_uncached(&path)?;
 /// assert_eq!(fer.train.labels(), &[Emotion::Happy]);
-/// assert_eq!(fer.test.usages(), &[Usage::PublicTest]);
+/// assert_eq!(fer.kaggle_test.usages(), &[Usage::PublicTest]);
 /// assert_eq!(fer.train.face(0)[0], 128);
 /// # Ok(())
 /// # }
 /// ```
 pub fn load(path: &Path) -> Result<Fer2013> {
-    let (data, status) = load_with_cache(path, Cache::from_env().as_ref())?;
+    let (mut data, status) = load_with_cache(path, Cache::from_env().as_ref())?;
     if let CacheStatus::WriteFailed(message) = status {
-        eprintln!("warning: decoded data not cached: {message}");
+        data.cache_warning = Some(message);
     }
     Ok(data)
 }
@@ -154,15 +159,17 @@ impl Source {
         match self {
             Source::Folder(listing) => Ok(Fer2013 {
                 train: decode_part(&listing.root, &listing.train)?,
-                test: decode_part(&listing.root, &listing.test)?,
+                kaggle_test: decode_part(&listing.root, &listing.test)?,
                 skipped_files: listing.skipped_files,
+                cache_warning: None,
             }),
             Source::Csv(path) => {
                 let (train, test) = read_csv(path)?;
                 Ok(Fer2013 {
                     train,
-                    test,
+                    kaggle_test: test,
                     skipped_files: 0,
+                    cache_warning: None,
                 })
             }
         }

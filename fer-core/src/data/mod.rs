@@ -13,6 +13,7 @@ mod location;
 mod preprocess;
 mod split;
 mod stats;
+mod subset;
 
 #[cfg(test)]
 mod csv_fuzz;
@@ -28,3 +29,4 @@ pub use location::{resolve_data_path, DATA_DIR_ENV, DEFAULT_DATA_DIR};
 pub use preprocess::{label_indices, one_hot, to_unit, to_unit_matrix, PixelStats, MIN_PIXEL_STD};
 pub use split::Splits;
 pub use stats::{mean_faces, stats, ClassCounts, DatasetStats, PartStats, UsageCounts};
+pub use subset::stratified_subset;

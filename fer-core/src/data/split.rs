@@ -26,7 +26,7 @@ impl Fer2013 {
     /// Kaggle's split: `train/` and `test/` (PublicTest and PrivateTest merged), as the seed
     /// notebook uses it. It has no validation set: a number chosen on `test/` is not a result.
     pub fn kaggle_split(&self) -> (&Dataset, &Dataset) {
-        (&self.train, &self.test)
+        (&self.train, &self.kaggle_test)
     }
 
     /// The papers' protocol: train on `Training`, validate on `PublicTest`, report
@@ -35,8 +35,8 @@ impl Fer2013 {
     pub fn paper_split(&self) -> Splits {
         Splits {
             train: self.train.with_usage(Usage::Training),
-            validation: self.test.with_usage(Usage::PublicTest),
-            test: self.test.with_usage(Usage::PrivateTest),
+            validation: self.kaggle_test.with_usage(Usage::PublicTest),
+            test: self.kaggle_test.with_usage(Usage::PrivateTest),
         }
     }
 
@@ -68,7 +68,7 @@ impl Fer2013 {
         Ok(Splits {
             train: self.train.select(&train_indices),
             validation: self.train.select(&validation_indices),
-            test: self.test.clone(),
+            test: self.kaggle_test.clone(),
         })
     }
 }
@@ -127,8 +127,9 @@ mod tests {
         );
         Fer2013 {
             train,
-            test,
+            kaggle_test: test,
             skipped_files: 0,
+            cache_warning: None,
         }
     }
 
@@ -152,7 +153,7 @@ mod tests {
             .collect();
         lines.sort_unstable();
         assert_eq!(lines, (2..252).collect::<Vec<u64>>());
-        assert_eq!(splits.test, fer.test);
+        assert_eq!(splits.test, fer.kaggle_test);
 
         assert_eq!(fer.holdout_split(0.1, 7).unwrap(), splits);
         assert_ne!(

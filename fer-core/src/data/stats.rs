@@ -87,14 +87,14 @@ impl PartStats {
 /// Counts per class, part and challenge split of a loaded data set.
 pub fn stats(data: &Fer2013) -> DatasetStats {
     let count = |usage: Usage| {
-        [&data.train, &data.test]
+        [&data.train, &data.kaggle_test]
             .iter()
             .map(|part| part.usages().iter().filter(|&&u| u == usage).count())
             .sum()
     };
     DatasetStats {
         train: PartStats::of(&data.train),
-        test: PartStats::of(&data.test),
+        test: PartStats::of(&data.kaggle_test),
         usage: UsageCounts {
             training: count(Usage::Training),
             public_test: count(Usage::PublicTest),
@@ -154,8 +154,9 @@ mod tests {
         );
         let data = Fer2013 {
             train: train.clone(),
-            test,
+            kaggle_test: test,
             skipped_files: 4,
+            cache_warning: None,
         };
         let json = serde_json::to_value(stats(&data)).unwrap();
         assert_eq!(

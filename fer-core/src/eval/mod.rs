@@ -9,16 +9,15 @@ mod confused_pairs;
 mod confusion;
 mod error_analysis;
 mod evaluation;
-mod history;
 mod mcnemar;
 mod occlusion;
 mod per_class;
 mod predictions;
 mod report;
-mod report_html;
 mod scores;
 #[cfg(test)]
 mod sklearn_reference;
+mod tta_scores;
 
 pub use calibration::{Calibration, ReliabilityBin, DEFAULT_CALIBRATION_BINS};
 pub use comparison::ModelComparison;
@@ -26,7 +25,6 @@ pub use confused_pairs::{most_confused_pairs, ConfusedPair};
 pub use confusion::ConfusionMatrix;
 pub use error_analysis::{disagreements, hardest_examples, spread_disagreements, HardExample};
 pub use evaluation::Evaluation;
-pub use history::EpochRecord;
 pub use mcnemar::{format_p_value, McNemarMethod, McNemarTest, EXACT_TEST_BELOW};
 #[cfg(test)]
 pub(crate) use occlusion::tests::RegionModel;
@@ -36,7 +34,5 @@ pub use predictions::{
     check_labels, check_probabilities, predicted_labels, PROBABILITY_SUM_TOLERANCE,
 };
 pub use report::{ClassificationReport, REPORT_DIGITS};
-pub use report_html::{
-    build_report, write_report, ModelMetrics, Report, ReportMetrics, REPORT_SPLIT,
-};
 pub use scores::{accuracy, balanced_accuracy, log_loss, top_k_accuracy, LOG_LOSS_EPSILON};
+pub use tta_scores::score_ttas;

@@ -2,7 +2,7 @@
 //! for any model behind [`EmotionClassifier`], without gradients.
 
 use crate::classifier::EmotionClassifier;
-use crate::data::{Dataset, Face, Origin, Usage, IMAGE_PIXELS, IMAGE_SIDE};
+use crate::data::{Face, IMAGE_PIXELS, IMAGE_SIDE};
 use crate::emotion::Emotion;
 use crate::error::{FerError, Result};
 
@@ -12,7 +12,7 @@ pub const OCCLUSION_GREY: u8 = 128;
 /// Slides a `patch` x `patch` grey square over `face` in steps of `stride` pixels and records,
 /// for every pixel, the mean drop of the probability of `target` over the patches that cover
 /// it (positive: hiding this region lowers the model's belief in `target`). All occluded
-/// copies go to the model as one [`Dataset`], so `predict_proba` runs once per face. Returns
+/// copies go to the model in one call, so `predict_proba` runs once per face. Returns
 /// 48x48 values, row-major.
 pub fn occlusion_sensitivity(
     model: &dyn EmotionClassifier,
@@ -35,16 +35,15 @@ pub fn occlusion_sensitivity(
     if corners.last() != Some(&(IMAGE_SIDE - patch)) {
         corners.push(IMAGE_SIDE - patch);
     }
-    let mut batch = Dataset::with_capacity(1 + corners.len() * corners.len());
-    let origin = Origin::CsvLine(0);
-    batch.push(face, target, Usage::PrivateTest, origin.clone());
+    let mut batch: Vec<Face> = Vec::with_capacity(1 + corners.len() * corners.len());
+    batch.push(*face);
     for &top in &corners {
         for &left in &corners {
             let mut occluded = *face;
             for y in top..top + patch {
                 occluded[y * IMAGE_SIDE + left..y * IMAGE_SIDE + left + patch].fill(OCCLUSION_GREY);
             }
-            batch.push(&occluded, target, Usage::PrivateTest, origin.clone());
+            batch.push(occluded);
         }
     }
     let probabilities = model.predict_proba(&batch)?;
@@ -92,10 +91,9 @@ pub(crate) mod tests {
         fn name(&self) -> String {
             "region".into()
         }
-        fn predict_proba(&self, faces: &Dataset) -> Result<Array2<f32>> {
+        fn predict_proba(&self, faces: &[Face]) -> Result<Array2<f32>> {
             let mut p = Array2::zeros((faces.len(), Emotion::COUNT));
-            for i in 0..faces.len() {
-                let face = faces.face(i);
+            for (i, face) in faces.iter().enumerate() {
                 let mut total = 0.0f32;
                 for y in 24..36 {
                     for x in 24..36 {

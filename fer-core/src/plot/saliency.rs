@@ -55,7 +55,7 @@ impl SaliencyGrid {
             ));
         }
         let chosen = dataset.select(indices);
-        let probabilities = model.predict_proba(&chosen)?;
+        let probabilities = model.predict_proba(chosen.faces())?;
         if probabilities.nrows() != chosen.len() {
             return Err(FerError::ShapeMismatch(format!(
                 "{} scored {} faces as {:?}",

@@ -4,7 +4,7 @@ use plotly::common::{DashType, Line, Mode, Title};
 use plotly::layout::{Axis, AxisType, GridPattern, LayoutGrid};
 use plotly::{Layout, Plot, Scatter};
 
-use crate::eval::EpochRecord;
+use crate::cnn::EpochRecord;
 use crate::plot::palette::series_colour;
 
 /// Three stacked panels sharing the epoch axis: loss (train and validation), accuracy (train
@@ -12,7 +12,7 @@ use crate::plot::palette::series_colour;
 /// training loss falls is over-fitting.
 ///
 /// ```
-/// # use fer_core::{eval::EpochRecord, plot::training_curves};
+/// # use fer_core::{cnn::EpochRecord, plot::training_curves};
 /// let history = [EpochRecord { epoch: 1, train_loss: 1.8, train_accuracy: 0.25, val_loss: 1.7,
 ///     val_accuracy: 0.31, learning_rate: 1e-3, seconds: 60.0, images_per_s: 480.0 }];
 /// let plot = training_curves(&history);

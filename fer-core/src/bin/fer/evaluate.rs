@@ -8,10 +8,12 @@ use clap::ValueEnum;
 use serde::Serialize;
 
 use fer_core::cnn::tta::{choose_tta, TTA_CANDIDATES};
-use fer_core::cnn::Tta;
+use fer_core::cnn::{CnnModel, Tta};
 use fer_core::data;
 use fer_core::eval::Evaluation;
 use fer_core::{Emotion, EmotionClassifier, Usage};
+
+use crate::tta_record::{self, ScoredCandidates};
 
 /// Arguments of `fer evaluate`.
 #[derive(Debug, clap::Args)]
@@ -38,6 +40,11 @@ pub struct Args {
     /// cheapest). Classifies PublicTest in 26 views: minutes on a laptop.
     #[arg(long, conflicts_with_all = ["tta", "tta_crops"])]
     choose_tta: bool,
+    /// With --choose-tta: also score every candidate on PrivateTest and write the choice and
+    /// all the scores into the checkpoint's metrics.json, field "tta" (the rest of the file is
+    /// kept; the file is replaced atomically). Twice --choose-tta's work.
+    #[arg(long, requires = "choose_tta")]
+    record: bool,
     /// Print one JSON object instead of a report.
     #[arg(long)]
     json: bool,
@@ -82,7 +89,7 @@ struct TtaScore {
 }
 
 /// `tta` as the JSON reports name it: "none", "flip" or "crops", and the crops' shift.
-fn tta_fields(tta: Tta) -> (&'static str, Option<usize>) {
+pub fn tta_fields(tta: Tta) -> (&'static str, Option<usize>) {
     match tta {
         Tta::None => ("none", None),
         Tta::Flip => ("flip", None),
@@ -97,7 +104,8 @@ pub fn tta_from_args(flip: bool, crops: Option<Option<usize>>) -> anyhow::Result
         Some(shift) => Tta::Crops {
             shift: shift.unwrap_or(fer_core::cnn::DEFAULT_TTA_SHIFT),
         },
-        None => Tta::from(flip),
+        None if flip => Tta::Flip,
+        None => Tta::None,
     };
     if let Tta::Crops { shift } = tta {
         if shift > fer_core::cnn::MAX_TTA_SHIFT {
@@ -116,36 +124,73 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = fer_core::cnn::load_checkpoint(&args.model)
         .with_context(|| format!("loading --model {}", args.model.display()))?;
     let path = data::resolve_data_path(args.data.as_deref());
-    let fer = data::load(&path)?;
+    let fer = crate::load::load(&path)?;
     let (faces, split) = match args.split {
-        Split::PrivateTest => (fer.test.with_usage(Usage::PrivateTest), "private-test"),
-        Split::PublicTest => (fer.test.with_usage(Usage::PublicTest), "public-test"),
-        Split::Test => (fer.test.clone(), "test"),
+        Split::PrivateTest => (
+            fer.kaggle_test.with_usage(Usage::PrivateTest),
+            "private-test",
+        ),
+        Split::PublicTest => (fer.kaggle_test.with_usage(Usage::PublicTest), "public-test"),
+        Split::Test => (fer.kaggle_test.clone(), "test"),
     };
     if faces.is_empty() {
         anyhow::bail!("{}: no faces in the {split} split", path.display());
     }
+    if args.record {
+        let usages: &[Usage] = match args.split {
+            Split::PrivateTest => &[Usage::PrivateTest],
+            Split::PublicTest => &[Usage::PublicTest],
+            Split::Test => &[Usage::PublicTest, Usage::PrivateTest],
+        };
+        let scored = ScoredCandidates::score(&model, &fer.kaggle_test, &path)?;
+        let metrics = args.model.join("metrics.json");
+        tta_record::write_record(&metrics, &scored.record())?;
+        let evaluation = scored
+            .chosen_evaluation(usages)
+            .context("the chosen TTA was scored")?;
+        return print_report(
+            &model,
+            split,
+            scored.chosen(),
+            Some(scored.public_test_accuracies()),
+            evaluation,
+            args.json,
+        );
+    }
     let (tta, choice) = if args.choose_tta {
-        let public = fer.test.with_usage(Usage::PublicTest);
+        let public = fer.kaggle_test.with_usage(Usage::PublicTest);
         if public.is_empty() {
             anyhow::bail!(
                 "{}: --choose-tta needs the PublicTest faces of test/",
                 path.display()
             );
         }
-        let scores = model.score_ttas(&public, &TTA_CANDIDATES)?;
+        let scores = fer_core::eval::score_ttas(&model, &public, &TTA_CANDIDATES)?;
         let chosen = choose_tta(&scores).unwrap_or_default();
         (chosen, Some(scores))
     } else {
         (asked_tta, None)
     };
-    let proba = model.predict_proba_tta(&faces, tta)?;
+    let proba = model.predict_proba_tta(faces.faces(), tta)?;
     let evaluation = Evaluation::new(faces.labels(), proba.view())?;
+    print_report(&model, split, tta, choice, &evaluation, args.json)
+}
+
+/// Prints `evaluation` of `split` under `tta` (with the PublicTest scores of the candidates
+/// when the TTA was chosen): one JSON object with `json`, else a report.
+fn print_report(
+    model: &CnnModel,
+    split: &str,
+    tta: Tta,
+    choice: Option<Vec<(Tta, f64)>>,
+    evaluation: &Evaluation,
+    json: bool,
+) -> anyhow::Result<()> {
     let (tta_mode, tta_shift) = tta_fields(tta);
     let report = Report {
         accuracy: evaluation.accuracy,
         per_class_recall: evaluation.per_class_recall.clone(),
-        n: faces.len(),
+        n: evaluation.samples as usize,
         macro_f1: evaluation.report.macro_avg().f1,
         model: model.name(),
         split: split.to_string(),
@@ -167,7 +212,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }),
     };
     let mut out = std::io::stdout().lock();
-    if args.json {
+    if json {
         serde_json::to_writer(&mut out, &report)?;
         writeln!(out)?;
     } else {

@@ -7,7 +7,10 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod evaluate;
+#[cfg(feature = "onnx")]
+mod export;
 mod fetch;
+mod load;
 mod out_dir;
 mod out_lock;
 mod predict;
@@ -16,6 +19,7 @@ mod report;
 mod run;
 mod stats;
 mod train;
+mod tta_record;
 
 /// Facial emotion recognition on FER2013: data statistics, training, evaluation and reports.
 #[derive(Debug, Parser)]
@@ -26,7 +30,7 @@ mod train;
     long_about = None,
     after_help = "Start here: `fer fetch` downloads FER2013 into data/fer2013, `fer run --quick` \
         checks the whole workflow in a minute or two, `fer run` trains both models and writes \
-        the report, `fer predict --model DIR face.jpg` classifies your own face crops. Each \
+        the report, `fer predict --model DIR photo.jpg` finds and classifies the faces in your photos. Each \
         subcommand has its own --help."
 )]
 struct Cli {
@@ -40,9 +44,12 @@ enum Command {
     Bench(bench::Args),
     /// Score a CNN checkpoint: `fer evaluate --model DIR --split private-test --json`.
     Evaluate(evaluate::Args),
+    /// A CNN checkpoint as an ONNX file: `fer export --model DIR --onnx OUT.onnx`.
+    #[cfg(feature = "onnx")]
+    Export(export::Args),
     /// Download FER2013 from Kaggle with your API token and unpack it: `fer fetch`.
     Fetch(fetch::Args),
-    /// The top three emotions of face images: `fer predict --model DIR face.jpg`.
+    /// The faces in photos and their top three emotions: `fer predict --model DIR photo.jpg`.
     Predict(predict::Args),
     /// An HTML report with every metric and figure: `fer report --baseline run/model.json --out report`.
     Report(report::Args),
@@ -60,6 +67,8 @@ fn main() -> std::process::ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         Command::Bench(args) => bench::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        #[cfg(feature = "onnx")]
+        Command::Export(args) => export::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Report(args) => report::run(args),

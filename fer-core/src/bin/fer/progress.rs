@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use fer_core::cnn::{EpochRecord, TrainObserver};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// One named piece of work: a live spinner with the elapsed time on a terminal, else a line
@@ -107,5 +108,60 @@ impl Bytes {
             bar.finish_and_clear();
         }
         self.done
+    }
+}
+
+/// A training run's progress: a bar per epoch on a terminal, one line per epoch on stderr
+/// otherwise.
+pub struct Epochs {
+    bar: Option<ProgressBar>,
+}
+
+impl Epochs {
+    /// A bar if stderr is a terminal, else lines.
+    pub fn new() -> Epochs {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Epochs { bar }
+    }
+}
+
+impl TrainObserver for Epochs {
+    fn epoch_started(&mut self, epoch: usize, epochs: usize, steps: usize, done: usize) {
+        if let Some(bar) = &self.bar {
+            bar.reset();
+            bar.set_length(steps as u64);
+            bar.set_position(done as u64);
+            bar.set_prefix(format!("epoch {epoch}/{epochs}"));
+        }
+    }
+
+    fn step_ended(&mut self, loss: f64, accuracy: f64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            bar.set_message(format!("loss {loss:.4} acc {accuracy:.4}"));
+        }
+    }
+
+    fn epoch_ended(&mut self, record: &EpochRecord, epochs: usize) {
+        let line = format!("epoch {}/{epochs}: {}", record.epoch, record.figures());
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finished(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
     }
 }

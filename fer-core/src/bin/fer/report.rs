@@ -8,9 +8,11 @@ use anyhow::Context;
 
 use fer_core::baseline::BaselineModel;
 use fer_core::cnn::checkpoint::load_history;
+use fer_core::cnn::EpochRecord;
 use fer_core::cnn::{load_checkpoint, CnnModel};
 use fer_core::data;
-use fer_core::eval::{self, build_report, format_p_value, EpochRecord, Report, REPORT_SPLIT};
+use fer_core::eval::format_p_value;
+use fer_core::report::{self, build_report, Report, REPORT_SPLIT};
 use fer_core::{Dataset, EmotionClassifier};
 
 use crate::out_dir::OutputDir;
@@ -32,6 +34,10 @@ pub struct Args {
     /// Folder for report.html and metrics.json (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Photos (or folders of them) whose faces the CNN classifies in a gallery at the end of
+    /// the report (the first 6).
+    #[arg(long, value_name = "IMAGE", num_args = 1.., requires = "model")]
+    photos: Vec<PathBuf>,
 }
 
 /// Loads the models and the data, builds the report and writes it.
@@ -53,8 +59,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => None,
     };
 
+    // Photos are listed before the data loads too (a missing one fails early).
+    let photos = fer_core::faces::photo_files(&args.photos)?;
     let path = data::resolve_data_path(args.data.as_deref());
-    let fer = data::load(&path)?;
+    let fer = crate::load::load(&path)?;
     let started = Instant::now();
     let mut models: Vec<ReportModel> = Vec::new();
     if let Some((model, history)) = &cnn {
@@ -71,13 +79,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             history: &[],
         });
     }
-    let report = write_report(
+    let mut report = write_report(
         &path.display().to_string(),
         &fer.train,
-        &fer.test,
+        &fer.kaggle_test,
         &models,
         out.path(),
     )?;
+    if let (Some((model, _)), false) = (&cnn, args.photos.is_empty()) {
+        let detector = fer_core::faces::FaceDetector::new(Default::default())?;
+        let tta = fer_core::cnn::Tta::None;
+        report.append_section(&fer_core::plot::photo_gallery(
+            model, &detector, &photos, tta,
+        )?);
+        report::write_report(&report, out.path())?;
+    }
     for m in &report.metrics.models {
         println!(
             "{}: accuracy {:.4} on {} {} faces",
@@ -100,7 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// File names [`write_report`] writes (fixed by `fer_core::eval::write_report`).
+/// File names [`write_report`] writes (fixed by `fer_core::report::write_report`).
 pub const REPORT_HTML: &str = "report.html";
 /// See [`REPORT_HTML`].
 pub const REPORT_METRICS: &str = "metrics.json";
@@ -122,7 +138,7 @@ pub fn load_cnn(dir: &Path, flag: &str) -> anyhow::Result<(CnnModel, Vec<EpochRe
 }
 
 /// Scores `models` on the PrivateTest faces of `test`, builds the HTML report and the metrics
-/// JSON (`fer_core::eval::build_report`) and writes both into `out` atomically, showing
+/// JSON (`fer_core::report::build_report`) and writes both into `out` atomically, showing
 /// progress meanwhile. Shared by `fer report` and `fer run`.
 pub fn write_report(
     source: &str,
@@ -141,7 +157,7 @@ pub fn write_report(
     let histories: Vec<(&str, &[EpochRecord])> =
         models.iter().map(|m| (m.name, m.history)).collect();
     let report = build_report(source, train, test, &classifiers, &histories)?;
-    eval::write_report(&report, out)?;
+    report::write_report(&report, out)?;
     step.finish();
     Ok(report)
 }

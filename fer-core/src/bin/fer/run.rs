@@ -10,25 +10,18 @@ use anyhow::Context;
 use serde::Serialize;
 
 use fer_core::baseline::{BaselineParams, FeatureCache, FeatureKind};
+use fer_core::cnn::EpochRecord;
 use fer_core::cnn::{Arch, TrainConfig};
 use fer_core::data;
-use fer_core::eval::{format_p_value, EpochRecord, Report, REPORT_SPLIT};
+use fer_core::eval::format_p_value;
+use fer_core::quick;
+use fer_core::report::{Report, REPORT_SPLIT};
 use fer_core::EmotionClassifier;
 
 use crate::out_dir::OutputDir;
 use crate::progress::Step;
 use crate::report::{self, ReportModel, REPORT_HTML, REPORT_METRICS};
-use crate::train::{self, first_per_class};
-
-/// `--quick`: training faces per class. About 700 faces, so both models fit in well under a
-/// minute on two cores while every step of the workflow still runs.
-pub const QUICK_TRAIN_PER_CLASS: usize = 100;
-/// `--quick`: PublicTest and PrivateTest faces per class (each).
-pub const QUICK_TEST_PER_CLASS: usize = 30;
-/// `--quick`: CNN epochs.
-pub const QUICK_EPOCHS: usize = 2;
-/// `--quick`: CNN batch size (smaller than the default 64, so the short run takes more steps).
-pub const QUICK_BATCH: usize = 32;
+use crate::train;
 /// File name of the run's summary in the output folder.
 pub const RUN_SUMMARY: &str = "run.json";
 /// Sub-folder of the output folder for the CNN's checkpoint.
@@ -54,9 +47,9 @@ pub struct Args {
     /// Output folder (created if missing). Default: runs/full, or runs/quick with --quick.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// A smoke test of the whole workflow in a minute or two: 100 training faces per class,
-    /// 30 PublicTest and 30 PrivateTest faces per class, 2 CNN epochs. Its numbers are not
-    /// results.
+    /// A smoke test of the whole workflow in a few minutes, the notebooks' quick mode: a
+    /// stratified 5% of every emotion in every split, 2 CNN epochs, 30 L-BFGS iterations for
+    /// the baseline. Its numbers are not results.
     #[arg(long)]
     quick: bool,
     /// Score this CNN checkpoint folder (for example data/models/fer-cnn) instead of training
@@ -112,9 +105,6 @@ struct RunSummary {
     metrics: PathBuf,
 }
 
-const QUICK_NOTE: &str = "quick run: a small subset and a short CNN training; these numbers \
-    check that the workflow runs and are not results";
-
 /// Runs the workflow and prints the results.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -131,27 +121,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(dir) => Some((dir.clone(), report::load_cnn(dir, "--pretrained")?)),
         None => None,
     };
-    let baseline_params = BaselineParams::new(FeatureKind::Hog).check()?;
+    let baseline_params = BaselineParams::new(FeatureKind::Hog);
+    let baseline_params = if args.quick {
+        quick::baseline_params(baseline_params)
+    } else {
+        baseline_params
+    }
+    .check()?;
     let cnn_config = cnn_config(args.quick);
     cnn_config.check()?;
 
     let path = data::resolve_data_path(args.data.as_deref());
     let step = Step::start(format!("loading {}", path.display()));
-    let fer = data::load(&path)?;
+    let fer = crate::load::load(&path)?;
     step.finish();
-    let (public, private) = train::validation_and_test(&fer, &path)?;
-    let (training, public, private) = if args.quick {
-        (
-            first_per_class(&fer.train, QUICK_TRAIN_PER_CLASS),
-            first_per_class(&public, QUICK_TEST_PER_CLASS),
-            first_per_class(&private, QUICK_TEST_PER_CLASS),
-        )
+    let fer = if args.quick {
+        quick::subset(&fer)?
     } else {
-        (fer.train.clone(), public, private)
+        fer
     };
+    let (public, private) = train::validation_and_test(&fer, &path)?;
+    let training = fer.train;
     if args.quick {
         eprintln!(
-            "{QUICK_NOTE}: {} training faces, {} PublicTest, {} PrivateTest",
+            "{}: {} training faces, {} PublicTest, {} PrivateTest",
+            quick::description(),
             training.len(),
             public.len(),
             private.len()
@@ -187,12 +181,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // The report page names its data; a quick run's says it is a subset, so a page opened
     // later is not mistaken for results.
     let source = if args.quick {
-        format!(
-            "{} ({QUICK_NOTE}: at most {QUICK_TRAIN_PER_CLASS} training and \
-             {QUICK_TEST_PER_CLASS} PublicTest and PrivateTest faces per class, \
-             {QUICK_EPOCHS} CNN epochs)",
-            path.display()
-        )
+        format!("{} ({})", path.display(), quick::description())
     } else {
         path.display().to_string()
     };
@@ -217,7 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let summary = RunSummary {
         quick: args.quick,
-        note: args.quick.then(|| QUICK_NOTE.to_string()),
+        note: args.quick.then(quick::description),
         data: path,
         training_faces: training.len(),
         split: REPORT_SPLIT.name().to_string(),
@@ -254,18 +243,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The CNN's settings: `fer train cnn`'s defaults (the best architecture, seed 0: the shipped
-/// model's recipe), shortened for `--quick`.
-fn cnn_config(quick: bool) -> TrainConfig {
+/// model's recipe), shortened for `--quick` ([`quick::train_config`]).
+fn cnn_config(is_quick: bool) -> TrainConfig {
     let defaults = TrainConfig::new(Arch::Best);
-    if quick {
-        TrainConfig {
-            epochs: QUICK_EPOCHS,
-            batch_size: QUICK_BATCH,
-            // Warm-up over half the first epoch: a whole epoch of it would leave a two-epoch
-            // run almost no time at the peak rate.
-            warmup_epochs: 0.5,
-            ..defaults
-        }
+    if is_quick {
+        quick::train_config(defaults)
     } else {
         defaults
     }

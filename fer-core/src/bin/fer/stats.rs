@@ -29,7 +29,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let fer = if args.no_cache {
         data::load_uncached(&path)?
     } else {
-        data::load(&path)?
+        crate::load::load(&path)?
     };
     let stats = data::stats(&fer);
     let mut out = std::io::stdout().lock();

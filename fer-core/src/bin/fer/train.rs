@@ -215,10 +215,10 @@ fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
     let fer = if args.no_cache {
         data::load_uncached(&path)?
     } else {
-        data::load(&path)?
+        crate::load::load(&path)?
     };
     // Check before fitting that there is something to score (test/ holds PrivateTest faces).
-    if !fer.test.usages().contains(&Usage::PrivateTest) {
+    if !fer.kaggle_test.usages().contains(&Usage::PrivateTest) {
         anyhow::bail!(
             "{}: no PrivateTest faces in test/ to score the model on",
             path.display()
@@ -234,16 +234,16 @@ fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
 
     // One pass over test/; PrivateTest and PublicTest are its rows of each usage.
     let test_proba = model
-        .predict_proba_cached(&fer.test, cache.as_ref())
+        .predict_proba_cached(fer.kaggle_test.faces(), cache.as_ref())
         .context("scoring test/")?;
     let evaluate = |usage: Option<Usage>| -> anyhow::Result<Option<Evaluation>> {
-        let rows: Vec<usize> = (0..fer.test.len())
-            .filter(|&i| usage.is_none_or(|u| fer.test.usages()[i] == u))
+        let rows: Vec<usize> = (0..fer.kaggle_test.len())
+            .filter(|&i| usage.is_none_or(|u| fer.kaggle_test.usages()[i] == u))
             .collect();
         if rows.is_empty() {
             return Ok(None);
         }
-        let labels: Vec<Emotion> = rows.iter().map(|&i| fer.test.labels()[i]).collect();
+        let labels: Vec<Emotion> = rows.iter().map(|&i| fer.kaggle_test.labels()[i]).collect();
         let proba = test_proba.select(Axis(0), &rows);
         Ok(Some(Evaluation::new(&labels, proba.view())?))
     };
@@ -498,7 +498,7 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
         anyhow::bail!("--limit must be at least 1");
     }
     let path = data::resolve_data_path(args.data.as_deref());
-    let fer = data::load(&path)?;
+    let fer = crate::load::load(&path)?;
     let train = match args.limit {
         Some(limit) => first_per_class(&fer.train, limit),
         None => fer.train.clone(),
@@ -516,12 +516,12 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
     let score = |set: &fer_core::Dataset| -> anyhow::Result<Evaluation> {
         Ok(Evaluation::new(
             set.labels(),
-            model.predict_proba(set)?.view(),
+            model.predict_proba(set.faces())?.view(),
         )?)
     };
     let public_eval = score(&public)?;
     let private_eval = score(&private)?;
-    let test_eval = score(&fer.test)?;
+    let test_eval = score(&fer.kaggle_test)?;
     let summary = CnnSummary {
         model: model.name(),
         train_samples: train.len(),
@@ -606,7 +606,7 @@ pub fn train_cnn(
             resume,
             interrupt: if catch_ctrl_c { interrupt_flag() } else { None },
         },
-        fer_core::cnn::Progress::Auto,
+        &mut crate::progress::Epochs::new(),
     )?;
     let seconds = outcome.history.iter().map(|epoch| epoch.seconds).sum();
     Ok((outcome, seconds))
@@ -650,8 +650,8 @@ pub fn validation_and_test(
     fer: &data::Fer2013,
     path: &Path,
 ) -> anyhow::Result<(fer_core::Dataset, fer_core::Dataset)> {
-    let public = fer.test.with_usage(Usage::PublicTest);
-    let private = fer.test.with_usage(Usage::PrivateTest);
+    let public = fer.kaggle_test.with_usage(Usage::PublicTest);
+    let private = fer.kaggle_test.with_usage(Usage::PrivateTest);
     if public.is_empty() || private.is_empty() {
         anyhow::bail!(
             "{}: test/ needs PublicTest faces (validation) and PrivateTest faces (report)",

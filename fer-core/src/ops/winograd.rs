@@ -27,27 +27,16 @@
 //! The batch runs in chunks of whole images sized so that a chunk's transformed tiles fit in
 //! the L3 cache; within a chunk the transforms run in parallel over channels and the `a²`
 //! products in parallel over `ξ`, each single-threaded, so the order of every sum is fixed by
-//! the shapes and the same inputs give the same bits on any number of threads.
+//! the shapes and the same inputs give the same bits on any number of threads, on one machine
+//! (another CPU may get another `gemm` kernel or block sizes, so other last bits).
 
 use rayon::prelude::*;
 
-use super::conv_op::ConvShape;
+use super::conv::ConvShape;
 use super::im2col::WindowGeometry;
 use super::matmul::{matmul, MatMut, MatRef};
 use super::scratch::Scratch;
-
-/// Fewest input channels for which Winograd beats im2col. The products' inner dimension is the
-/// input channels, and the transformed tiles are 2.25-4 times the activations, so with few
-/// channels Winograd trades cheap multiply-adds for memory traffic. Measured on the seed's
-/// layers at batch 64 (forward + backward, `fer bench train-step`, im2col -> Winograd):
-/// 128->512 at 12x12 226 -> 151 ms (F(2x2)) and -> 140 ms (F(4x4)), 512->512 at 6x6 253 -> 135
-/// ms (F(2x2)), 64->128 5x5 at 24x24 262 -> 220 ms, but 32->64 at 48x48 125 -> 203 ms (F(2x2))
-/// and 113-138 -> 226-244 ms (F(4x4)).
-const MIN_CHANNELS: usize = 64;
-
-/// Target bytes of one chunk's transformed tiles (inputs, outputs and, backward, gradients):
-/// a little under the 32 MiB L3, so each product reads tiles the transform just wrote.
-const CHUNK_BYTES: usize = 24 << 20;
+use super::tuning::{WINOGRAD_CHUNK_BYTES as CHUNK_BYTES, WINOGRAD_MIN_CHANNELS as MIN_CHANNELS};
 
 /// Whether [`forward`] and [`backward`] compute this geometry: a 3x3 or 5x5 kernel, stride 1
 /// and "same" padding (1 or 2).
@@ -620,7 +609,7 @@ fn forward_with<W: Transforms<M, R, A>, const M: usize, const R: usize, const A:
 
 /// Backward pass: adds the input gradient to `grad_input` (when given), the weight gradient to
 /// `grad_weight` and the bias gradient to `grad_bias`, as
-/// [`conv2d_backward`](super::conv_op::conv2d_backward) does.
+/// [`conv2d_backward`](super::conv::conv2d_backward) does.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
     input: &[f32],

@@ -12,7 +12,7 @@ use dfdx::tensor::{Cpu, PutTape, SplitTape, Tape, Tensor, TensorFromVec};
 use dfdx::tensor_ops::ReshapeTo;
 use rayon::prelude::*;
 
-use super::conv_op::{put_grad, take_grad, FeatureMaps};
+use super::conv::{put_grad, take_grad, FeatureMaps};
 use super::im2col::WindowGeometry;
 use crate::error::Result;
 

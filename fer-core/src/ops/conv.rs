@@ -26,27 +26,11 @@ use rayon::prelude::*;
 use super::im2col::{col2im_add, im2col, WindowGeometry};
 use super::matmul::{matmul, MatMut, MatRef};
 use super::scratch::Scratch;
+use super::tuning::{
+    PARALLEL_CHUNK_BYTES, PARALLEL_MAX_WEIGHT_BYTES, SERIAL_CHUNK_BYTES, SERIAL_FORWARD_CHUNK_BYTES,
+};
 use super::winograd;
 use crate::error::{FerError, Result};
-
-/// Target size of one task's column matrix in bytes when tasks run in parallel: this CPU's L2
-/// cache per core (2 MiB), so a task's im2col output is still in L2 when its GEMM reads it.
-const PARALLEL_CHUNK_BYTES: usize = 2 << 20;
-
-/// Target size of one chunk's column matrix in the backward pass when chunks run one after the
-/// other with a multi-threaded GEMM (a quarter of the 32 MiB L3).
-const SERIAL_CHUNK_BYTES: usize = 8 << 20;
-
-/// The same for the forward pass, larger: each chunk's GEMM packs the whole weight matrix again
-/// (9.4 MB for the seed's last layer), and the forward pass has no `dcols` matrix to stream back
-/// through col2im, so fewer, wider chunks win. On the seed's 512->512 layer at batch 64 (one
-/// chunk instead of six) the forward pass went from about 150 to about 105 ms (load ~5).
-const SERIAL_FORWARD_CHUNK_BYTES: usize = 64 << 20;
-
-/// Largest weight matrix (bytes) for which tasks run in parallel over the batch. Every task
-/// repacks the weights for its GEMM, so with large weights (the seed's 512-filter layers: 2.4
-/// and 9.4 MB) few large chunks sharing a multi-threaded GEMM are cheaper.
-const PARALLEL_MAX_WEIGHT_BYTES: usize = 1 << 20;
 
 /// How a layer's batch is split into im2col + GEMM tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -820,12 +804,12 @@ mod tests {
             let dy = values(s.output_len(), 5 * i as u64 + 3);
             let expected = reference_conv(&to_f64(&x), &to_f64(&w), &to_f64(&b), &s);
             for plan in plans(&s) {
-                crate::cnn::scratch::poison_all_threads();
+                crate::ops::scratch::poison_all_threads();
                 let got = forward_planned(&x, &w, &b, &s, plan, false);
                 for (g, e) in got.iter().zip(&expected) {
                     assert!(close(*g, *e), "case {case:?} {plan:?}");
                 }
-                crate::cnn::scratch::poison_all_threads();
+                crate::ops::scratch::poison_all_threads();
                 let (mut gx, mut gw, mut gb) = (
                     vec![0.0; s.input_len()],
                     vec![0.0; s.weight_len()],

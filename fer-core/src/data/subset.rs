@@ -16,7 +16,7 @@ use crate::error::{FerError, Result};
 /// with a ChaCha8 generator seeded by `seed`. Faces keep their original order.
 ///
 /// ```
-/// use fer_core::course::stratified_subset;
+/// use fer_core::data::stratified_subset;
 /// use fer_core::{Dataset, Emotion, Origin, Usage, IMAGE_PIXELS};
 /// let mut data = Dataset::new();
 /// for i in 0..100 {

@@ -18,7 +18,7 @@ use dfdx::tensor::{Cpu, NoneTape, PutTape, SplitTape, Tape, Tensor, TensorFromVe
 use dfdx::tensor_ops::ReshapeTo;
 use rayon::prelude::*;
 
-use super::conv_op::{put_grad, take_grad};
+use super::conv::{put_grad, take_grad};
 use super::scratch::Scratch;
 use crate::error::{FerError, Result};
 

@@ -6,7 +6,7 @@ use dfdx::prelude::Module;
 use dfdx::shapes::Dim;
 use dfdx::tensor::{Cpu, Tape, Tensor};
 
-use super::pool_op::{avg_pool2d, global_avg_pool2d, max_pool2d};
+use super::pool::{avg_pool2d, global_avg_pool2d, max_pool2d};
 use crate::error::{FerError, Result};
 
 /// Max pooling over `K x K` windows every `S` pixels (`MaxPool2d<2, 2>` halves each side, as

@@ -22,7 +22,6 @@
 //! the saved state, not speed.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use dfdx::nn::tensor_collection::{
     RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName,
@@ -33,11 +32,22 @@ use dfdx::tensor::{Cpu, Gradients, Tensor};
 use rayon::prelude::*;
 use safetensors::tensor::{Dtype as SafeDtype, SafeTensors, TensorView};
 
-use super::train_config::OptimizerKind;
+use serde::{Deserialize, Serialize};
+
 use crate::error::{FerError, Result};
 
-/// File name of the optimiser state beside a `last/` checkpoint.
-pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+/// The optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    /// AdamW: Adam (betas 0.9, 0.999) with decoupled weight decay.
+    Adam,
+    /// SGD with Nesterov momentum 0.9 and decoupled weight decay.
+    SgdNesterov,
+}
+
+/// Why a saved optimiser state was refused (the caller names the file).
+pub type StateError = String;
 
 /// Adam's β1 and β2 (dfdx's and Keras' defaults).
 pub const ADAM_BETAS: [f64; 2] = [0.9, 0.999];
@@ -132,10 +142,9 @@ impl Optimizer {
         Ok(())
     }
 
-    /// Writes the state to `path` (safetensors: one tensor per moment, named
-    /// `m.<parameter>`/`v.<parameter>` or `momentum.<parameter>`; the optimiser and step count in
-    /// the metadata), to a temporary name first and renamed.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    /// The state as safetensors bytes: one tensor per moment, named `m.<parameter>`/
+    /// `v.<parameter>` or `momentum.<parameter>`; the optimiser and step count in the metadata.
+    pub fn to_safetensors(&self) -> std::result::Result<Vec<u8>, StateError> {
         let mut views = Vec::new();
         for p in &self.params {
             let names: &[(&str, &Vec<f32>)] = match self.kind {
@@ -148,7 +157,7 @@ impl Optimizer {
                     vec![data.len()],
                     bytemuck::cast_slice(data.as_slice()),
                 )
-                .map_err(|e| state_error(path, format!("{e:?}")))?;
+                .map_err(|e| format!("{e:?}"))?;
                 views.push((format!("{prefix}.{}", p.name), view));
             }
         }
@@ -159,60 +168,53 @@ impl Optimizer {
             ("step".to_string(), self.step.to_string()),
             (
                 "parameters".to_string(),
-                serde_json::to_string(&order).map_err(|e| state_error(path, e.to_string()))?,
+                serde_json::to_string(&order).map_err(|e| e.to_string())?,
             ),
         ]
         .into_iter()
         .collect();
-        let bytes = safetensors::tensor::serialize(views, &Some(metadata))
-            .map_err(|e| state_error(path, format!("{e:?}")))?;
-        crate::fs::write_atomically(path, |w| w.write_all(&bytes))
+        safetensors::tensor::serialize(views, &Some(metadata)).map_err(|e| format!("{e:?}"))
     }
 
-    /// Reads a state written by [`save`](Self::save) for `model`, refusing (with an error naming
-    /// the file) a state of another optimiser, another model, or a damaged file.
-    pub fn load<M: TensorCollection<f32, Cpu>>(
-        path: &Path,
+    /// Reads a state written by [`to_safetensors`](Self::to_safetensors) for `model`, refusing
+    /// a state of another optimiser, another model, or damaged bytes.
+    pub fn from_safetensors<M: TensorCollection<f32, Cpu>>(
+        bytes: &[u8],
         kind: OptimizerKind,
         weight_decay: f64,
         model: &M,
-    ) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| FerError::io(path, e))?;
-        let (_, header) = SafeTensors::read_metadata(&bytes)
-            .map_err(|e| state_error(path, format!("not a safetensors file ({e:?})")))?;
+    ) -> std::result::Result<Self, StateError> {
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| format!("not a safetensors file ({e:?})"))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let field = |key: &str| {
             meta.get(key)
                 .cloned()
-                .ok_or_else(|| state_error(path, format!("no `{key}` in its metadata")))
+                .ok_or_else(|| format!("no `{key}` in its metadata"))
         };
         if field("format")? != FORMAT {
-            return Err(state_error(path, "not an optimiser state of this version"));
+            return Err("not an optimiser state of this version".to_string());
         }
         let saved_kind = field("optimizer")?;
         if saved_kind != kind_name(kind) {
-            return Err(state_error(
-                path,
-                format!(
-                    "holds {saved_kind} state, the run uses {} (resume with the optimiser the \
-                     run started with)",
-                    kind_name(kind)
-                ),
+            return Err(format!(
+                "holds {saved_kind} state, the run uses {} (resume with the optimiser the run \
+                 started with)",
+                kind_name(kind)
             ));
         }
         let step: u64 = field("step")?
             .parse()
-            .map_err(|_| state_error(path, "the step count is not a number"))?;
+            .map_err(|_| "the step count is not a number".to_string())?;
         let order: Vec<String> = serde_json::from_str(&field("parameters")?)
-            .map_err(|e| state_error(path, format!("bad parameter list: {e}")))?;
-        let tensors = SafeTensors::deserialize(&bytes)
-            .map_err(|e| state_error(path, format!("damaged file ({e:?})")))?;
-        let read = |name: &str| -> Result<Vec<f32>> {
+            .map_err(|e| format!("bad parameter list: {e}"))?;
+        let tensors = SafeTensors::deserialize(bytes).map_err(|e| format!("damaged ({e:?})"))?;
+        let read = |name: &str| -> std::result::Result<Vec<f32>, StateError> {
             let view = tensors
                 .tensor(name)
-                .map_err(|_| state_error(path, format!("no tensor `{name}`")))?;
+                .map_err(|_| format!("no tensor `{name}`"))?;
             if view.dtype() != SafeDtype::F32 {
-                return Err(state_error(path, format!("`{name}` is not f32")));
+                return Err(format!("`{name}` is not f32"));
             }
             Ok(view
                 .data()
@@ -239,9 +241,7 @@ impl Optimizer {
             params,
             scratch: Vec::new(),
         };
-        optimizer
-            .check_matches(model)
-            .map_err(|m| state_error(path, m))?;
+        optimizer.check_matches(model)?;
         Ok(optimizer)
     }
 
@@ -290,13 +290,6 @@ fn kind_name(kind: OptimizerKind) -> &'static str {
     match kind {
         OptimizerKind::Adam => "adam",
         OptimizerKind::SgdNesterov => "sgd-nesterov",
-    }
-}
-
-fn state_error(path: &Path, message: impl Into<String>) -> FerError {
-    FerError::Model {
-        path: path.to_path_buf(),
-        message: format!("optimiser state: {}", message.into()),
     }
 }
 
@@ -564,10 +557,9 @@ mod tests {
             g
         };
         grads = step(&mut model, &mut opt, grads);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(OPTIMIZER_FILE);
-        opt.save(&path).unwrap();
-        let mut reloaded = Optimizer::load(&path, OptimizerKind::Adam, 1e-4, &model).unwrap();
+        let bytes = opt.to_safetensors().unwrap();
+        let mut reloaded =
+            Optimizer::from_safetensors(&bytes, OptimizerKind::Adam, 1e-4, &model).unwrap();
         assert_eq!(reloaded.steps(), 1);
         assert_eq!(reloaded.params, opt.params);
         let mut copy = model.clone();
@@ -576,68 +568,32 @@ mod tests {
         step(&mut copy, &mut reloaded, grads_copy);
         assert_eq!(weights(&model), weights(&copy));
 
-        let err = Optimizer::load(&path, OptimizerKind::SgdNesterov, 1e-4, &model)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains(OPTIMIZER_FILE) && err.contains("adam"),
-            "{err}"
-        );
+        let err = Optimizer::from_safetensors(&bytes, OptimizerKind::SgdNesterov, 1e-4, &model)
+            .unwrap_err();
+        assert!(err.contains("adam"), "{err}");
         let other: (Linear<6, 4, f32, Cpu>, ReLU, Linear<4, 3, f32, Cpu>) =
             BuildModule::build(&dev);
-        let err = Optimizer::load(&path, OptimizerKind::Adam, 1e-4, &other)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(OPTIMIZER_FILE), "{err}");
-        let bytes = std::fs::read(&path).unwrap();
-        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-        let err = Optimizer::load(&path, OptimizerKind::Adam, 1e-4, &model)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(OPTIMIZER_FILE), "{err}");
-        // Weights are not an optimiser state.
-        model.save_safetensors(&path).unwrap();
-        let err = Optimizer::load(&path, OptimizerKind::Adam, 1e-4, &model)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("metadata") || err.contains("format"), "{err}");
-    }
-
-    /// Time of one AdamW update of the seed model (4.5M parameters): dfdx's and ours, best of
-    /// 10. By hand, in release: `cargo test --release -p fer-core --lib adam_update_time --
-    /// --ignored --nocapture`.
-    #[test]
-    #[ignore = "a timing, not a check"]
-    fn adam_update_time_on_the_seed_model() {
-        use crate::cnn::SeedModel;
-        use std::time::Instant;
-        let dev = Cpu::seed_from_u64(0);
-        let mut model = SeedModel::build(&dev).unwrap();
-        let mut grads = model.alloc_grads();
-        let best = |f: &mut dyn FnMut()| {
-            (0..10)
-                .map(|_| {
-                    let t = Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64()
-                })
-                .fold(f64::INFINITY, f64::min)
-        };
-        let mut theirs = Adam::new(
+        let err =
+            Optimizer::from_safetensors(&bytes, OptimizerKind::Adam, 1e-4, &other).unwrap_err();
+        assert!(err.contains("parameter"), "{err}");
+        let err = Optimizer::from_safetensors(
+            &bytes[..bytes.len() / 2],
+            OptimizerKind::Adam,
+            1e-4,
             &model,
-            AdamConfig {
-                weight_decay: Some(WeightDecay::Decoupled(1e-4)),
-                ..Default::default()
-            },
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("safetensors") || err.contains("damaged"),
+            "{err}"
         );
-        let dfdx_s = best(&mut || theirs.update(&mut model, &grads).unwrap());
-        let mut ours = Optimizer::new(OptimizerKind::Adam, 1e-4);
-        let ours_s = best(&mut || ours.update(&mut model, &mut grads, 1e-3).unwrap());
-        println!(
-            "AdamW update of the seed model on {} threads: dfdx {:.1} ms, ours {:.1} ms",
-            rayon::current_num_threads(),
-            dfdx_s * 1e3,
-            ours_s * 1e3
-        );
+        // Weights are not an optimiser state.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weights.safetensors");
+        model.save_safetensors(&path).unwrap();
+        let weights = std::fs::read(&path).unwrap();
+        let err =
+            Optimizer::from_safetensors(&weights, OptimizerKind::Adam, 1e-4, &model).unwrap_err();
+        assert!(err.contains("metadata") || err.contains("format"), "{err}");
     }
 }

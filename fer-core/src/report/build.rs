@@ -6,15 +6,15 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use ndarray::Array2;
-use plotly::Plot;
 use serde::{Deserialize, Serialize};
 
+use super::page::Page;
 use crate::classifier::EmotionClassifier;
+use crate::cnn::EpochRecord;
 use crate::data::{Dataset, Usage};
 use crate::error::{FerError, Result};
 use crate::eval::{
-    format_p_value, hardest_examples, most_confused_pairs, EpochRecord, Evaluation, HardExample,
-    ModelComparison,
+    format_p_value, hardest_examples, most_confused_pairs, Evaluation, HardExample, ModelComparison,
 };
 use crate::fs::{write_atomically, write_json_atomically};
 use crate::plot::{
@@ -69,6 +69,15 @@ pub struct Report {
     pub metrics: ReportMetrics,
 }
 
+impl Report {
+    /// Adds an HTML section at the end of the page (the photo gallery of
+    /// [`photo_gallery`](crate::plot::photo_gallery), say).
+    pub fn append_section(&mut self, html: &str) {
+        let at = self.html.rfind("</body>").unwrap_or(self.html.len());
+        self.html.insert_str(at, html);
+    }
+}
+
 /// Scores each model on the [`REPORT_SPLIT`] faces of `test` and lays out the report:
 /// the data (class distribution of `train` and `test`, sample and mean faces, augmentation
 /// preview), a summary table, training curves for models with a history, and per model the
@@ -101,7 +110,7 @@ pub fn build_report(
     let mut probabilities: Vec<Array2<f32>> = Vec::with_capacity(models.len());
     let mut metrics = Vec::with_capacity(models.len());
     for (name, model) in models {
-        let p = model.predict_proba(&scored)?;
+        let p = model.predict_proba(scored.faces())?;
         metrics.push(ModelMetrics {
             name: name.to_string(),
             evaluation: Evaluation::new(truth, p.view())?,
@@ -275,60 +284,6 @@ pub fn write_report(report: &Report, out_dir: &Path) -> Result<()> {
     write_atomically(&out_dir.join("report.html"), |w| {
         w.write_all(report.html.as_bytes())
     })
-}
-
-/// The page under construction; figures get sequential ids so the same input gives the same
-/// page.
-#[derive(Default)]
-struct Page {
-    body: String,
-    figures: usize,
-}
-
-impl Page {
-    fn heading(&mut self, level: u8, text: &str) {
-        let _ = write!(self.body, "<h{level}>{}</h{level}>", escape_html(text));
-    }
-
-    fn section(&mut self, id: &str, title: &str) {
-        let _ = write!(self.body, "<h2 id=\"{id}\">{}</h2>", escape_html(title));
-    }
-
-    fn raw(&mut self, html: &str) {
-        self.body.push_str(html);
-    }
-
-    fn plot(&mut self, plot: &Plot) {
-        self.plot_tall(plot, 480);
-    }
-
-    /// A figure in a box `height` pixels tall: plotly fills its box, so figures with
-    /// subplots or seven heatmap rows need more room than the default.
-    fn plot_tall(&mut self, plot: &Plot, height: u32) {
-        self.figures += 1;
-        let id = format!("figure-{}", self.figures);
-        let _ = write!(
-            self.body,
-            "<div class=\"figure\" style=\"height:{height}px\">{}</div>",
-            plot.to_inline_html(Some(&id))
-        );
-    }
-
-    fn grid(&mut self, img: &str) {
-        let _ = write!(self.body, "<div class=\"grid\">{img}</div>");
-    }
-
-    fn finish(self) -> String {
-        format!(
-            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>FER2013 evaluation \
-             report</title>{}<style>body{{font-family:sans-serif;max-width:1300px;margin:auto}}\
-             .figure{{margin:1em 0}}.grid img{{image-rendering:pixelated}}\
-             table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px}}\
-             </style></head><body>{}</body></html>",
-            Plot::offline_js_sources(),
-            self.body
-        )
-    }
 }
 
 /// The sentence on the two models' paired comparison, with McNemar's p-value written by

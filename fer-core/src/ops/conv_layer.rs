@@ -8,7 +8,7 @@ use dfdx::tensor::{Cpu, Storage, Tape, Tensor};
 use dfdx::tensor_ops::Device;
 use rand_distr::Uniform;
 
-use super::conv_op::{conv2d_with, ConvOptions, FeatureMaps};
+use super::conv::{conv2d_with, ConvOptions, FeatureMaps};
 use crate::error::{FerError, Result};
 
 /// A 2-D convolution with `I` input channels, `O` filters of `K x K`, stride `S` and zero
@@ -147,7 +147,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cnn::MaxPool2d;
+    use crate::ops::MaxPool2d;
     use dfdx::nn::modules::{BatchNorm2D, Linear};
     use dfdx::optim::{Adam, AdamConfig, Optimizer};
     use dfdx::prelude::*;

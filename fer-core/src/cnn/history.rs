@@ -23,3 +23,27 @@ pub struct EpochRecord {
     /// Training throughput: training images per second.
     pub images_per_s: f64,
 }
+
+impl EpochRecord {
+    /// The epoch's figures on one line, without its number: `train loss 1.2345 acc 0.5000 | val
+    /// loss ... | lr 1.00e-3 | 12.3 s, 456 img/s`.
+    pub fn figures(&self) -> String {
+        format!(
+            "train loss {:.4} acc {:.4} | val loss {:.4} acc {:.4} | lr {:.2e} | {:.1} s, {:.0} img/s",
+            self.train_loss,
+            self.train_accuracy,
+            self.val_loss,
+            self.val_accuracy,
+            self.learning_rate,
+            self.seconds,
+            self.images_per_s
+        )
+    }
+}
+
+impl std::fmt::Display for EpochRecord {
+    /// `epoch 3: ` and [`EpochRecord::figures`].
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "epoch {}: {}", self.epoch, self.figures())
+    }
+}

@@ -29,12 +29,12 @@ use dfdx::tensor::{Cpu, OwnedTape, PutTape, RandomU64, SplitTape, Tape, Tensor, 
 use dfdx::tensor_ops::ReshapeTo;
 use rayon::prelude::*;
 
-use super::batch_norm_op::{
+use super::batch_norm::{
     affine_coefficients, batch_stats, check_batch, norm_forward, update_running_stats, Activation,
     ChannelMaps,
 };
+use super::conv::{backward_planned, forward_planned, put_grad, take_grad, ConvShape};
 use super::conv_layer::Conv2d;
-use super::conv_op::{backward_planned, forward_planned, put_grad, take_grad, ConvShape};
 use super::im2col::WindowGeometry;
 use super::scratch::Scratch;
 use crate::error::{FerError, Result};
@@ -609,7 +609,7 @@ pub fn conv_norm_train<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cnn::{batch_norm2d_train, max_pool2d};
+    use crate::ops::{batch_norm2d_train, max_pool2d};
     use dfdx::nn::DeviceBuildExt;
     use dfdx::prelude::{Backward, SampleTensor, SumTo, Trace};
     use dfdx::tensor::TensorFromVec;

@@ -1,0 +1,38 @@
+//! The tuning parameters of the convolution kernels: chunk sizes chosen to fit the caches, and
+//! where Winograd starts to pay. They were measured on one 2-core AVX-512 host of the project's
+//! (2 MiB of L2 and 32 MiB of L3 as `lscpu` reports them) with `fer bench train-step` and the
+//! `conv` benchmark. On another CPU (the AVX2 AMD EPYC Zen 3 hosts have 512 KiB of L2 per core)
+//! every result is still correct, only perhaps not the fastest; the chunk sizes decide how a
+//! batch is split, so they can change the last bits of a weight gradient, never more.
+
+/// Target size of one task's column matrix in bytes when tasks run in parallel: this CPU's L2
+/// cache (2 MiB), so a task's im2col output is still in L2 when its GEMM reads it.
+pub const PARALLEL_CHUNK_BYTES: usize = 2 << 20;
+
+/// Target size of one chunk's column matrix in the backward pass when chunks run one after the
+/// other with a multi-threaded GEMM (a quarter of the 32 MiB L3).
+pub const SERIAL_CHUNK_BYTES: usize = 8 << 20;
+
+/// The same for the forward pass, larger: each chunk's GEMM packs the whole weight matrix again
+/// (9.4 MB for the seed's last layer), and the forward pass has no `dcols` matrix to stream back
+/// through col2im, so fewer, wider chunks win. On the seed's 512->512 layer at batch 64 (one
+/// chunk instead of six) the forward pass went from about 150 to about 105 ms (load ~5).
+pub const SERIAL_FORWARD_CHUNK_BYTES: usize = 64 << 20;
+
+/// Largest weight matrix (bytes) for which tasks run in parallel over the batch. Every task
+/// repacks the weights for its GEMM, so with large weights (the seed's 512-filter layers: 2.4
+/// and 9.4 MB) few large chunks sharing a multi-threaded GEMM are cheaper.
+pub const PARALLEL_MAX_WEIGHT_BYTES: usize = 1 << 20;
+
+/// Fewest input channels for which Winograd beats im2col. The products' inner dimension is the
+/// input channels, and the transformed tiles are 2.25-4 times the activations, so with few
+/// channels Winograd trades cheap multiply-adds for memory traffic. Measured on the seed's
+/// layers at batch 64 (forward + backward, `fer bench train-step`, im2col -> Winograd):
+/// 128->512 at 12x12 226 -> 151 ms (F(2x2)) and -> 140 ms (F(4x4)), 512->512 at 6x6 253 -> 135
+/// ms (F(2x2)), 64->128 5x5 at 24x24 262 -> 220 ms, but 32->64 at 48x48 125 -> 203 ms (F(2x2))
+/// and 113-138 -> 226-244 ms (F(4x4)).
+pub const WINOGRAD_MIN_CHANNELS: usize = 64;
+
+/// Target bytes of one chunk's transformed tiles (inputs, outputs and, backward, gradients):
+/// a little under the 32 MiB L3, so each product reads tiles the transform just wrote.
+pub const WINOGRAD_CHUNK_BYTES: usize = 24 << 20;
