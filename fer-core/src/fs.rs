@@ -41,6 +41,7 @@ pub fn write_atomically(
             .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o644));
         std::fs::set_permissions(tmp.path(), permissions).map_err(|e| FerError::io(path, e))?;
     }
+    crate::fault_points::reached(|| format!("written {}", path.display()));
     tmp.persist(path).map_err(|e| FerError::io(path, e.error))?;
     Ok(())
 }

@@ -26,7 +26,10 @@ pub mod eval;
 #[cfg(feature = "onnx")]
 pub mod export;
 pub mod faces;
+mod fault_points;
 pub mod fs;
+#[cfg(test)]
+mod fuzz;
 pub mod ops;
 pub mod plot;
 pub mod quick;

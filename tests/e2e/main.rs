@@ -12,6 +12,8 @@ mod data_cli;
 mod data_full;
 mod faces_cli;
 mod fetch_cli;
+mod full_disk;
+mod kill_resume;
 mod lean_library;
 #[cfg(feature = "onnx")]
 mod onnx_export;
@@ -20,3 +22,4 @@ mod report_cli;
 mod run_cli;
 mod shipped_model;
 mod tta_record_cli;
+mod two_runs;

@@ -112,7 +112,7 @@ impl FeatureCache {
     }
 }
 
-fn write_to(out: &mut dyn Write, x: &Array2<f32>) -> std::io::Result<()> {
+pub(crate) fn write_to(out: &mut dyn Write, x: &Array2<f32>) -> std::io::Result<()> {
     out.write_all(MAGIC)?;
     out.write_all(&FORMAT_VERSION.to_le_bytes())?;
     out.write_all(&(x.nrows() as u64).to_le_bytes())?;
@@ -131,7 +131,7 @@ fn write_to(out: &mut dyn Write, x: &Array2<f32>) -> std::io::Result<()> {
 }
 
 /// The matrix in `file`, or `None` for a missing, foreign, truncated or corrupted file.
-fn read_file(file: &Path) -> Option<Array2<f32>> {
+pub(crate) fn read_file(file: &Path) -> Option<Array2<f32>> {
     let mut input = std::io::BufReader::new(std::fs::File::open(file).ok()?);
     let mut header = [0u8; 28];
     input.read_exact(&mut header).ok()?;
@@ -260,5 +260,35 @@ mod tests {
             "{status:?}"
         );
         assert_eq!(x.nrows(), 7);
+    }
+
+    /// Fuzzing the HOG cache reader: random and mutated cache files give features or a miss
+    /// (`None`), never a panic, and never hold more than 1 MiB + 64 bytes per input byte (a
+    /// header claiming a huge matrix must not allocate it).
+    #[test]
+    fn random_and_mutated_feature_cache_files_read_or_miss() {
+        use crate::fuzz::harness::{fuzz, inputs};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("features.bin");
+        let x = Array2::from_shape_fn((3, 5), |(r, c)| (r * 5 + c) as f32 * 0.5);
+        let mut valid = Vec::new();
+        write_to(&mut valid, &x).unwrap();
+        assert_eq!(read_file_bytes(&file, &valid), Some(x));
+        fuzz(
+            "hog cache",
+            400,
+            inputs(vec![valid], 256),
+            1 << 20,
+            64,
+            |bytes| {
+                let _ = read_file_bytes(&file, bytes);
+                Ok(())
+            },
+        );
+    }
+
+    fn read_file_bytes(file: &Path, bytes: &[u8]) -> Option<Array2<f32>> {
+        std::fs::write(file, bytes).unwrap();
+        read_file(file)
     }
 }

@@ -30,9 +30,15 @@ fn model_error(path: &Path, message: impl Into<String>) -> FerError {
     }
 }
 
-/// Writes `model` and `history` into `dir` (created if missing).
+/// Writes `model` and `history` into `dir` (created if missing): the config and normalization
+/// first, then the weights, then the history, each file atomically. So a folder that has
+/// weights has the config and normalization they need and loads, even if the process was
+/// killed during a save; a save killed between the weights and the history leaves the new
+/// weights beside the previous history.
 pub fn save_checkpoint(dir: &Path, model: &CnnModel, history: &[EpochRecord]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| FerError::io(dir, e))?;
+    model.config.save(&dir.join(CONFIG_FILE))?;
+    model.stats.save(&dir.join(NORMALIZATION_FILE))?;
     let weights = dir.join(WEIGHTS_FILE);
     // safetensors writes by path, so give it a temporary name in the same folder and rename.
     let temporary = dir.join(format!(".{WEIGHTS_FILE}.tmp"));
@@ -40,10 +46,17 @@ pub fn save_checkpoint(dir: &Path, model: &CnnModel, history: &[EpochRecord]) ->
         Network::Seed(m) => m.save_safetensors(&temporary),
         Network::Best(m) => m.save_safetensors(&temporary),
     };
-    saved.map_err(|e| model_error(&temporary, format!("writing the weights failed: {e:?}")))?;
+    if let Err(e) = saved {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(model_error(
+            &weights,
+            format!(
+                "writing the weights failed (the previous {WEIGHTS_FILE}, if any, is kept): {e:?}"
+            ),
+        ));
+    }
+    crate::fault_points::reached(|| format!("written {}", weights.display()));
     std::fs::rename(&temporary, &weights).map_err(|e| FerError::io(&weights, e))?;
-    model.config.save(&dir.join(CONFIG_FILE))?;
-    model.stats.save(&dir.join(NORMALIZATION_FILE))?;
     crate::fs::write_json_atomically(&dir.join(HISTORY_FILE), &history)
 }
 

@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod best_model;
 pub mod checkpoint;
+#[cfg(test)]
+mod checkpoint_fuzz;
 pub mod config;
 pub mod history;
 pub mod model;

@@ -3,13 +3,17 @@
 //!
 //! Columns are found by name (any case, surrounding spaces ignored), so the variants with
 //! another column order load too. Line numbers in errors count the header as line 1, as an
-//! editor shows them.
+//! editor shows them, for LF, CRLF or mixed line ends, with or without a UTF-8 byte order mark
+//! (counted by [`LineCounting`], not by the csv crate, whose count is wrong after CRLF).
 
+use std::fs::File;
+use std::io::BufReader;
 use std::path::Path;
 
-use csv::{ByteRecord, ReaderBuilder, StringRecord};
+use csv::{ByteRecord, Reader, ReaderBuilder, StringRecord};
 use rayon::prelude::*;
 
+use crate::data::csv_lines::LineCounting;
 use crate::data::dataset::{Dataset, Face, Origin, Usage, IMAGE_PIXELS};
 use crate::emotion::Emotion;
 use crate::error::{FerError, Result};
@@ -37,34 +41,38 @@ struct Columns {
 /// Kaggle's `test/` merges them), each in file order. Fails on the first bad row, naming its line
 /// and what was expected, or if either part is empty.
 pub fn read_csv(path: &Path) -> Result<(Dataset, Dataset)> {
+    let file = File::open(path).map_err(|e| FerError::io(path, e))?;
     let mut reader = ReaderBuilder::new()
         .has_headers(true)
-        .from_path(path)
-        .map_err(|e| csv_error(path, e))?;
-    let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
+        .from_reader(LineCounting::new(BufReader::new(file)));
+    let header = match reader.headers() {
+        Ok(header) => header.clone(),
+        Err(e) => return Err(csv_error(path, e, &mut reader)),
+    };
     let columns = find_columns(path, &header)?;
 
     let mut train = Dataset::new();
     let mut test = Dataset::new();
-    let mut batch: Vec<ByteRecord> = Vec::with_capacity(ROWS_PER_BATCH);
+    let mut batch: Vec<(ByteRecord, u64)> = Vec::with_capacity(ROWS_PER_BATCH);
     loop {
         batch.clear();
         for _ in 0..ROWS_PER_BATCH {
             let mut record = ByteRecord::new();
-            if !reader
-                .read_byte_record(&mut record)
-                .map_err(|e| csv_error(path, e))?
-            {
-                break;
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(csv_error(path, e, &mut reader)),
             }
-            batch.push(record);
+            let byte = record.position().map_or(0, |p| p.byte());
+            let line = reader.get_mut().line_of(byte);
+            batch.push((record, line));
         }
         if batch.is_empty() {
             break;
         }
         let rows: Vec<Result<Row>> = batch
             .par_iter()
-            .map(|record| parse_row(path, &columns, record))
+            .map(|(record, line)| parse_row(path, &columns, record, *line))
             .collect();
         // In file order, so the error reported is the first bad line.
         for row in rows {
@@ -119,8 +127,7 @@ fn find_columns(path: &Path, header: &StringRecord) -> Result<Columns> {
     })
 }
 
-fn parse_row(path: &Path, columns: &Columns, record: &ByteRecord) -> Result<Row> {
-    let line = record.position().map_or(0, |p| p.line());
+fn parse_row(path: &Path, columns: &Columns, record: &ByteRecord, line: u64) -> Result<Row> {
     let fail = |message: String| FerError::Csv {
         path: path.to_path_buf(),
         line,
@@ -179,8 +186,13 @@ fn parse_row(path: &Path, columns: &Columns, record: &ByteRecord) -> Result<Row>
     })
 }
 
-fn csv_error(path: &Path, error: csv::Error) -> FerError {
-    let line = error.position().map(|p| p.line());
+/// The csv crate's `error` as ours, its line counted by the reader's [`LineCounting`].
+fn csv_error(
+    path: &Path,
+    error: csv::Error,
+    reader: &mut Reader<LineCounting<BufReader<File>>>,
+) -> FerError {
+    let line = error.position().map(|p| reader.get_mut().line_of(p.byte()));
     match (error.kind(), line) {
         (csv::ErrorKind::Io(_), _) | (_, None) => match error.into_kind() {
             csv::ErrorKind::Io(io) => FerError::io(path, io),
@@ -294,6 +306,64 @@ mod tests {
             assert!(err.contains("fer2013.csv, line 4: "), "{err}");
             assert!(err.contains(expected), "{err} lacks {expected}");
         }
+    }
+
+    /// Line numbers as an editor shows them (the header is line 1) whatever the line ends:
+    /// the csv crate alone names line 3 for the fourth line of a CRLF file (rust-csv#395).
+    #[test]
+    fn line_numbers_are_right_for_lf_crlf_and_a_mix_with_or_without_a_bom() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fer2013.csv");
+        let lines = [
+            "emotion,pixels,Usage".to_string(),
+            format!("0,{},Training", pixels(1)),
+            format!("6,{},PublicTest", pixels(2)),
+            format!("3,{},Training", pixels(3)),
+            // Line 5 is blank (the reader skips it; an editor still counts it).
+            String::new(),
+            format!("7,{},Training", pixels(4)),
+        ];
+        let ends: [(&str, [&str; 6]); 4] = [
+            ("LF", ["\n"; 6]),
+            ("CRLF", ["\r\n"; 6]),
+            ("mixed", ["\r\n", "\n", "\r\n", "\n", "\r\n", "\n"]),
+            ("CR", ["\r"; 6]),
+        ];
+        for (name, ends) in ends {
+            for bom in ["", "\u{feff}"] {
+                let mut text = bom.to_string();
+                for (line, end) in lines.iter().zip(ends) {
+                    text.push_str(line);
+                    text.push_str(end);
+                }
+                std::fs::write(&path, &text).unwrap();
+                let err = read_csv(&path).unwrap_err().to_string();
+                assert!(
+                    err.contains("fer2013.csv, line 6: emotion \"7\""),
+                    "{name} (BOM {:?}): {err}",
+                    !bom.is_empty()
+                );
+                // Without the bad row the file loads, each face with its own line.
+                let good = text.rsplit_once("7,").unwrap().0;
+                std::fs::write(&path, good).unwrap();
+                let (train, test) = read_csv(&path)
+                    .unwrap_or_else(|e| panic!("{name} (BOM {:?}): {e}", !bom.is_empty()));
+                assert_eq!(
+                    train.origins(),
+                    &[Origin::CsvLine(2), Origin::CsvLine(4)],
+                    "{name}"
+                );
+                assert_eq!(test.origins(), &[Origin::CsvLine(3)], "{name}");
+            }
+        }
+        // A row with too few fields, after CRLF lines, names its own line too.
+        let text = format!(
+            "emotion,pixels,Usage\r\n0,{},Training\r\n0,1\r\n",
+            pixels(1)
+        );
+        std::fs::write(&path, text).unwrap();
+        let err = read_csv(&path).unwrap_err().to_string();
+        assert!(err.contains("line 3: 2 fields; expected 3"), "{err}");
     }
 
     #[test]

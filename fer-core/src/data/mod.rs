@@ -5,6 +5,7 @@ pub mod augment;
 pub mod balance;
 mod cache;
 mod csv;
+mod csv_lines;
 mod dataset;
 mod folder;
 mod load;
@@ -13,6 +14,11 @@ mod preprocess;
 mod split;
 mod stats;
 mod subset;
+
+#[cfg(test)]
+mod csv_fuzz;
+#[cfg(test)]
+mod image_fuzz;
 
 pub use cache::{Cache, CACHE_DIR_ENV};
 pub use csv::{read_csv, write_csv};

@@ -60,6 +60,9 @@ pub const SGD_MOMENTUM: f64 = 0.9;
 /// the big weight matrices split evenly across threads.
 const CHUNK: usize = 1 << 15;
 
+/// The placeholder tensor of a state with no moments yet (see `to_safetensors`).
+const FRESH_TENSOR: &str = "fresh";
+
 /// Format tag in the state file's metadata, to refuse files of another layout.
 const FORMAT: &str = "fer-optimizer-1";
 
@@ -160,6 +163,20 @@ impl Optimizer {
                 .map_err(|e| format!("{e:?}"))?;
                 views.push((format!("{prefix}.{}", p.name), view));
             }
+        }
+        // A fresh optimiser (no update yet: a run interrupted or killed before its first step
+        // saves one beside `last/`) has no moments, and safetensors 0.3 cannot read back a
+        // header without tensors (InvalidHeaderDeserialization). One placeholder value keeps
+        // such a file loadable; the reader looks tensors up by name and ignores it.
+        let placeholder = [0.0f32];
+        if self.params.is_empty() {
+            let view = TensorView::new(
+                SafeDtype::F32,
+                vec![1],
+                bytemuck::cast_slice(placeholder.as_slice()),
+            )
+            .map_err(|e| format!("{e:?}"))?;
+            views.push((FRESH_TENSOR.to_string(), view));
         }
         let order: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
         let metadata: HashMap<String, String> = [
@@ -595,5 +612,22 @@ mod tests {
         let err =
             Optimizer::from_safetensors(&weights, OptimizerKind::Adam, 1e-4, &model).unwrap_err();
         assert!(err.contains("metadata") || err.contains("format"), "{err}");
+    }
+
+    /// A fresh optimiser (no update made yet: what an interrupt or kill before the first step
+    /// saves beside `last/`) writes a state that loads back, for both optimisers, and then
+    /// continues exactly as an optimiser that was never saved.
+    #[test]
+    fn a_fresh_state_round_trips() {
+        let dev = Cpu::seed_from_u64(3);
+        let model: Small = BuildModule::build(&dev);
+        for kind in [OptimizerKind::Adam, OptimizerKind::SgdNesterov] {
+            let fresh = Optimizer::new(kind, 1e-4);
+            let bytes = fresh.to_safetensors().unwrap();
+            let reloaded = Optimizer::from_safetensors(&bytes, kind, 1e-4, &model)
+                .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            assert_eq!(reloaded.steps(), 0);
+            assert!(reloaded.params.is_empty());
+        }
     }
 }

@@ -12,6 +12,7 @@ mod export;
 mod fetch;
 mod load;
 mod out_dir;
+mod out_lock;
 mod predict;
 mod progress;
 mod report;

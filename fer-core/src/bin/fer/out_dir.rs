@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::out_lock::FolderLock;
+
 /// An output folder, created (with any missing parents) when the command starts. If the
 /// command fails, [`Drop`] removes the folders it created, as long as they are still empty:
 /// a failed `fer run` or `fer report` leaves no empty folder, and never deletes a file (a
@@ -13,6 +15,8 @@ pub struct OutputDir {
     /// Folders this command created, outermost first.
     created: Vec<PathBuf>,
     keep: bool,
+    /// The folder's lock, for commands that must not share it ([`OutputDir::create_locked`]).
+    lock: Option<FolderLock>,
 }
 
 impl OutputDir {
@@ -33,6 +37,7 @@ impl OutputDir {
             path: path.to_path_buf(),
             created: Vec::new(),
             keep: false,
+            lock: None,
         };
         for level in missing {
             std::fs::create_dir(&level)
@@ -44,6 +49,14 @@ impl OutputDir {
         }
         tempfile::NamedTempFile::new_in(path)
             .with_context(|| format!("{flag} {}: cannot write in this folder", path.display()))?;
+        Ok(dir)
+    }
+
+    /// [`OutputDir::create`], then locks the folder so that a second command with the same
+    /// folder refuses to start, naming it and this process (see [`FolderLock`]).
+    pub fn create_locked(path: &Path, flag: &str) -> anyhow::Result<OutputDir> {
+        let mut dir = OutputDir::create(path, flag)?;
+        dir.lock = Some(FolderLock::acquire(path, flag)?);
         Ok(dir)
     }
 
@@ -62,6 +75,12 @@ impl Drop for OutputDir {
     fn drop(&mut self) {
         if self.keep {
             return;
+        }
+        // A folder this command created goes only if nothing but the lock file is in it.
+        if let Some(lock) = self.lock.take() {
+            if !self.created.is_empty() {
+                lock.remove();
+            }
         }
         // Innermost first; remove_dir fails on a folder that is not empty, which is the point.
         for dir in self.created.iter().rev() {

@@ -115,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "runs/full"
         })
     });
-    let out = OutputDir::create(&out_path, "--out")?;
+    let out = OutputDir::create_locked(&out_path, "--out")?;
     // A wrong --pretrained should fail before minutes of loading and fitting.
     let pretrained = match &args.pretrained {
         Some(dir) => Some((dir.clone(), report::load_cnn(dir, "--pretrained")?)),

@@ -430,6 +430,10 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
     if args.resume && args.out.is_none() {
         anyhow::bail!("--resume needs --out DIR (the run to continue)");
     }
+    // One run per folder: a second one with the same --out refuses, naming the first.
+    let out_dir = (args.out.as_deref())
+        .map(|out| crate::out_dir::OutputDir::create_locked(out, "--out"))
+        .transpose()?;
     let arch = args.arch.map(|arch| match arch {
         CnnArch::Seed => Arch::Seed,
         CnnArch::Best => Arch::Best,
@@ -554,7 +558,11 @@ fn run_cnn(args: CnnArgs) -> anyhow::Result<()> {
         )?;
         writeln!(out, "{}", private_eval.report)?;
         Ok(())
-    })
+    })?;
+    if let Some(dir) = out_dir {
+        dir.keep();
+    }
+    Ok(())
 }
 
 /// Fits the baseline on `train` behind a progress spinner; returns the model and the seconds

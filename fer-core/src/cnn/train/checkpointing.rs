@@ -56,8 +56,10 @@ pub(super) fn save_last(
     if last.is_dir() {
         remove_folder(&previous)?;
         std::fs::rename(&last, &previous).map_err(|e| FerError::io(&last, e))?;
+        crate::fault_points::reached(|| format!("moved {}", previous.display()));
     }
     std::fs::rename(&staging, &last).map_err(|e| FerError::io(&last, e))?;
+    crate::fault_points::reached(|| format!("moved {}", last.display()));
     remove_folder(&previous)?;
     Ok(last)
 }

@@ -107,6 +107,7 @@ impl<'a> Epochs<'a> {
             if stop(global_step) {
                 return Ok(EpochEnd::Stopped { step });
             }
+            crate::fault_points::reached(|| format!("step {}.{}", epoch + 1, step + 1));
             let started = Instant::now();
             let (batch_seed, device_seed) = step_seeds(config.seed, global_step);
             let step_device = Cpu::seed_from_u64(device_seed);

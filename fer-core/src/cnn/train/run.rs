@@ -171,6 +171,7 @@ fn run(
                 checkpoint,
             });
         }
+        crate::fault_points::reached(|| format!("validate {}", epoch + 1));
         let validating = Instant::now();
         let (val_loss, val_accuracy) = evaluate_loss_accuracy(&model, validation)?;
         let record = EpochRecord {
