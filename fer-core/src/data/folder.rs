@@ -11,12 +11,11 @@
 //! else unexpected (a folder that is not an emotion, an image outside the emotion folders, a
 //! file that does not decode) is an error naming the path.
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use image::imageops::FilterType;
-use image::{DynamicImage, GrayImage, ImageReader};
+use image::{DynamicImage, GrayImage};
 use rayon::prelude::*;
 
 use crate::data::dataset::{Dataset, Face, Origin, Usage, IMAGE_PIXELS, IMAGE_SIDE};
@@ -291,26 +290,12 @@ pub(crate) fn decode_part(root: &Path, files: &[ImageFile]) -> Result<Dataset> {
 }
 
 /// Reads any JPEG, PNG or BMP file (format guessed from its content, not its name) as a
-/// FER2013 face: 8-bit grayscale, 48x48. Errors name the file.
+/// FER2013 face: 8-bit grayscale, 48x48, decoded in bounded memory ([`load_photo`](super::load_photo)).
+/// Errors name the file.
 ///
 /// Also the entry point for a user's own photo; it should be a face crop, as FER2013's are.
 pub fn load_face(path: &Path) -> Result<Face> {
-    let bytes = std::fs::read(path).map_err(|e| FerError::io(path, e))?;
-    if bytes.is_empty() {
-        return Err(FerError::invalid_data(
-            path,
-            "empty file (0 bytes); expected a JPEG, PNG or BMP image",
-        ));
-    }
-    let image = ImageReader::new(Cursor::new(&bytes))
-        .with_guessed_format()
-        .map_err(|e| FerError::io(path, e))?
-        .decode()
-        .map_err(|source| FerError::Image {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(face_from_image(image))
+    Ok(face_from_image(super::image_file::load_photo(path)?))
 }
 
 /// Converts a decoded image to a face: 8-bit grayscale (alpha dropped, 16-bit scaled down),
@@ -335,6 +320,8 @@ pub fn face_from_image(image: DynamicImage) -> Face {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
+
     use image::{GrayImage, ImageBuffer, Luma, Rgb, Rgba};
 
     #[test]

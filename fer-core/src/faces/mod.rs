@@ -11,9 +11,9 @@ mod crop;
 mod crop_frame;
 mod detector;
 mod face_box;
-mod photo;
 mod photo_files;
 
+pub use crate::data::{decode_photo, load_photo, MAX_PHOTO_PIXELS};
 pub use classify::{classify_photo, ClassifiedFace};
 pub use crop::{
     crop_face, crop_face_gray, crop_region, CROP_CENTER_DX, CROP_CENTER_DY, CROP_SIDE_PER_BOX,
@@ -24,5 +24,4 @@ pub use detector::{
     DEFAULT_SCORE_THRESHOLD, DETECTOR_WINDOW, MAX_SEARCH_PIXELS, MAX_UPSCALE, MIN_MIN_FACE,
 };
 pub use face_box::FaceBox;
-pub use photo::{decode_photo, load_photo, MAX_PHOTO_PIXELS};
 pub use photo_files::photo_files;

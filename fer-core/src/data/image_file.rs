@@ -1,9 +1,10 @@
-//! Decoding a user's photo in bounded memory, with errors that name the file.
+//! Decoding an image file (a data set's face or a user's photo) in bounded memory, with errors
+//! that name the file.
 
 use std::io::Cursor;
 use std::path::Path;
 
-use image::{DynamicImage, ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 
 use crate::error::{FerError, Result};
 
@@ -35,12 +36,14 @@ pub fn decode_photo(path: &Path, bytes: &[u8]) -> Result<DynamicImage> {
         path: path.to_path_buf(),
         source,
     };
-    let reader = || {
-        ImageReader::new(Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| FerError::io(path, e))
-    };
-    let (width, height) = reader()?.into_dimensions().map_err(image_error)?;
+    // One parse of the header gives the size and then decodes: the data loader reads 35,887
+    // files through here.
+    let mut decoder = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| FerError::io(path, e))?
+        .into_decoder()
+        .map_err(image_error)?;
+    let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
     if pixels > MAX_PHOTO_PIXELS {
         return Err(FerError::invalid_data(
@@ -53,9 +56,8 @@ pub fn decode_photo(path: &Path, bytes: &[u8]) -> Result<DynamicImage> {
     }
     let mut limits = Limits::default();
     limits.max_alloc = Some(MAX_DECODE_BYTES);
-    let mut reader = reader()?;
-    reader.limits(limits);
-    reader.decode().map_err(image_error)
+    decoder.set_limits(limits).map_err(image_error)?;
+    DynamicImage::from_decoder(decoder).map_err(image_error)
 }
 
 #[cfg(test)]
