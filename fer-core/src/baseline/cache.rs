@@ -267,7 +267,7 @@ mod tests {
     /// header claiming a huge matrix must not allocate it).
     #[test]
     fn random_and_mutated_feature_cache_files_read_or_miss() {
-        use crate::fuzz::harness::{fuzz, inputs};
+        use crate::fuzz::harness::{fuzz, inputs, Outcome};
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("features.bin");
         let x = Array2::from_shape_fn((3, 5), |(r, c)| (r * 5 + c) as f32 * 0.5);
@@ -280,10 +280,7 @@ mod tests {
             inputs(vec![valid], 256),
             1 << 20,
             64,
-            |bytes| {
-                let _ = read_file_bytes(&file, bytes);
-                Ok(())
-            },
+            |bytes| Ok(Outcome::of_option(&read_file_bytes(&file, bytes))),
         );
     }
 

@@ -6,6 +6,8 @@ mod hyperparams;
 mod model;
 mod pca;
 mod persist;
+#[cfg(test)]
+mod persist_fuzz;
 mod pipeline;
 mod standardize;
 #[cfg(test)]

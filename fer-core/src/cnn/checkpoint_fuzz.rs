@@ -8,7 +8,7 @@ use super::config::{Arch, ModelConfig};
 use super::model::CnnModel;
 use super::train_config::TrainConfig;
 use crate::data::PixelStats;
-use crate::fuzz::harness::{fuzz, inputs};
+use crate::fuzz::harness::{fuzz, inputs, Outcome};
 
 #[test]
 fn random_and_mutated_checkpoint_files_load_or_give_an_error() {
@@ -34,17 +34,14 @@ fn random_and_mutated_checkpoint_files_load_or_give_an_error() {
         let original = std::fs::read(&path).ok();
         fuzz(name, cases, inputs(vec![seed], 256), 1 << 20, 64, |bytes| {
             std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
-            match name {
-                "config.json" => drop(ModelConfig::load(&path)),
-                "normalization.json" => drop(PixelStats::load(&path)),
-                "history.json" => drop(load_history(dir.path())),
-                _ => {
-                    if let Ok(config) = crate::fs::read_json::<TrainConfig>(&path) {
-                        let _ = config.check();
-                    }
-                }
-            }
-            Ok(())
+            Ok(match name {
+                "config.json" => Outcome::of(&ModelConfig::load(&path)),
+                "normalization.json" => Outcome::of(&PixelStats::load(&path)),
+                "history.json" => Outcome::of(&load_history(dir.path())),
+                _ => Outcome::of(
+                    &crate::fs::read_json::<TrainConfig>(&path).and_then(|config| config.check()),
+                ),
+            })
         });
         if let Some(original) = original {
             std::fs::write(&path, original).unwrap();
@@ -61,8 +58,7 @@ fn random_and_mutated_checkpoint_files_load_or_give_an_error() {
         64,
         |bytes| {
             std::fs::write(&weights, bytes).map_err(|e| e.to_string())?;
-            let _ = load_checkpoint(dir.path());
-            Ok(())
+            Ok(Outcome::of(&load_checkpoint(dir.path())))
         },
     );
 }

@@ -144,7 +144,12 @@ fn invalid(message: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.to_string())
 }
 
-fn write_to(out: &mut dyn Write, source: &Path, key: &SourceKey, data: &Fer2013) -> io::Result<()> {
+pub(super) fn write_to(
+    out: &mut dyn Write,
+    source: &Path,
+    key: &SourceKey,
+    data: &Fer2013,
+) -> io::Result<()> {
     out.write_all(MAGIC)?;
     out.write_all(&FORMAT_VERSION.to_le_bytes())?;
     out.write_all(&key.0)?;
@@ -185,7 +190,7 @@ fn write_to(out: &mut dyn Write, source: &Path, key: &SourceKey, data: &Fer2013)
     out.write_all(hash.as_bytes())
 }
 
-fn read_file(file: &Path, source: &Path, key: &SourceKey) -> io::Result<Fer2013> {
+pub(super) fn read_file(file: &Path, source: &Path, key: &SourceKey) -> io::Result<Fer2013> {
     let handle = File::open(file)?;
     let file_len = handle.metadata()?.len();
     let mut input = BufReader::new(handle);

@@ -17,6 +17,8 @@ mod stats;
 mod subset;
 
 #[cfg(test)]
+mod cache_fuzz;
+#[cfg(test)]
 mod csv_fuzz;
 #[cfg(test)]
 mod image_fuzz;

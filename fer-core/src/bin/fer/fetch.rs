@@ -402,6 +402,10 @@ fn place(staging: tempfile::TempDir, dest: &Path) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
+#[path = "fetch_fuzz.rs"]
+mod fetch_fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Cursor;

@@ -10,6 +10,12 @@ mod evaluate;
 #[cfg(feature = "onnx")]
 mod export;
 mod fetch;
+// The library's fuzz harness (a test-only module there), for the command's own parsers: the
+// zip unpacking of `fer fetch`. Not every helper is used here.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../fuzz/mod.rs"]
+mod fuzz;
 mod load;
 mod out_dir;
 mod out_lock;
