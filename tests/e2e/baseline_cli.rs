@@ -247,3 +247,40 @@ fn hog_baseline_on_full_fer2013_reaches_the_documented_accuracy() {
     );
     assert_eq!(summary["train_samples"], 28709);
 }
+
+/// A HOG cache that cannot be written (a regular file where its `features/` folder goes; a
+/// read-only folder would not do, as root writes into it anyway) costs only the cache: the
+/// fit says why on stderr, naming the file, and saves its model.
+#[test]
+fn an_unwritable_hog_cache_warns_naming_the_file_and_the_fit_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data_dir, cache) = (tmp.path().join("fer"), tmp.path().join("cache"));
+    write_fixture(&data_dir, 4, 1, &[]);
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("features"), "not a folder").unwrap();
+    let out_dir = tmp.path().join("run");
+    let out = fer(
+        &cache,
+        &[
+            "train",
+            "baseline",
+            "--data",
+            path_str(&data_dir),
+            "--features",
+            "hog",
+            "--max-iterations",
+            "5",
+            "--out",
+            path_str(&out_dir),
+        ],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let warning = err
+        .lines()
+        .find(|l| l.starts_with("warning: HOG features not cached"))
+        .unwrap_or_else(|| panic!("no warning: {err}"));
+    let file = cache.join("features").join("hog-");
+    assert!(warning.contains(path_str(&file)), "{warning}");
+    assert!(BaselineModel::load(&out_dir.join("model.json")).is_ok());
+}

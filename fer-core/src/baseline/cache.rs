@@ -19,6 +19,7 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
 
@@ -31,9 +32,12 @@ const MAGIC: &[u8; 8] = b"FERFEATS";
 const FORMAT_VERSION: u32 = 1;
 
 /// A folder of cached feature matrices.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct FeatureCache {
     dir: PathBuf,
+    /// Why writes failed, for [`FeatureCache::take_warnings`]: the fit and predict calls that
+    /// go through the cache return their features, not its status. Shared by clones.
+    warnings: Arc<Mutex<Vec<String>>>,
 }
 
 /// Where [`FeatureCache::extract`] got its features from.
@@ -45,14 +49,18 @@ pub enum FeatureCacheStatus {
     Hit(PathBuf),
     /// Computed and saved to this file.
     Written(PathBuf),
-    /// Computed; saving failed for the reason given (the features are still returned).
+    /// Computed; saving failed for the reason given, which names the file (the features are
+    /// still returned).
     WriteFailed(String),
 }
 
 impl FeatureCache {
     /// A cache in `dir` (created when first written).
     pub fn new(dir: impl Into<PathBuf>) -> FeatureCache {
-        FeatureCache { dir: dir.into() }
+        FeatureCache {
+            dir: dir.into(),
+            warnings: Arc::default(),
+        }
     }
 
     /// `features/` inside the decoded-data cache folder ([`Cache::from_env`]: `FER_CACHE_DIR`,
@@ -64,6 +72,13 @@ impl FeatureCache {
     /// The cache folder.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Why cache files could not be written since the last call, each naming its file, and
+    /// clears them. The library never prints: the caller shows them (a failed write only
+    /// costs the extraction again on the next run).
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The features of `faces`, from the cache when an intact file for these faces and settings
@@ -86,7 +101,14 @@ impl FeatureCache {
         let x = extract(faces, kind, hog)?;
         let status = match crate::fs::write_atomically(&file, |out| write_to(out, &x)) {
             Ok(()) => FeatureCacheStatus::Written(file),
-            Err(e) => FeatureCacheStatus::WriteFailed(e.to_string()),
+            Err(e) => {
+                let message = format!("cannot write {}: {e}", file.display());
+                self.warnings
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(message.clone());
+                FeatureCacheStatus::WriteFailed(message)
+            }
         };
         Ok((x, status))
     }
@@ -255,11 +277,17 @@ mod tests {
         let (x, status) = cache
             .extract(faces.faces(), FeatureKind::Hog, &HogSettings::default())
             .unwrap();
-        assert!(
-            matches!(status, FeatureCacheStatus::WriteFailed(_)),
-            "{status:?}"
-        );
+        let FeatureCacheStatus::WriteFailed(message) = status else {
+            panic!("{status:?}")
+        };
         assert_eq!(x.nrows(), 7);
+        // The warning names the file, once.
+        assert!(
+            message.contains("hog-") && message.contains("sub"),
+            "{message}"
+        );
+        assert_eq!(cache.take_warnings(), vec![message]);
+        assert!(cache.take_warnings().is_empty());
     }
 
     /// Fuzzing the HOG cache reader: random and mutated cache files give features or a miss

@@ -236,6 +236,7 @@ fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
     let test_proba = model
         .predict_proba_cached(fer.kaggle_test.faces(), cache.as_ref())
         .context("scoring test/")?;
+    warn_cache(cache.as_ref());
     let evaluate = |usage: Option<Usage>| -> anyhow::Result<Option<Evaluation>> {
         let rows: Vec<usize> = (0..fer.kaggle_test.len())
             .filter(|&i| usage.is_none_or(|u| fer.kaggle_test.usages()[i] == u))
@@ -579,7 +580,17 @@ pub fn fit_baseline(
         train.len()
     ));
     let model = params.fit_cached(train, cache)?;
-    Ok((model, step.finish()))
+    let seconds = step.finish();
+    warn_cache(cache);
+    Ok((model, seconds))
+}
+
+/// Says on stderr why HOG features could not be cached (the run goes on; the next one
+/// extracts them again).
+fn warn_cache(cache: Option<&FeatureCache>) {
+    for warning in cache.map(FeatureCache::take_warnings).unwrap_or_default() {
+        eprintln!("warning: HOG features not cached: {warning}");
+    }
 }
 
 /// Trains a CNN on `train`, choosing the best epoch on `validation`, with a progress bar
