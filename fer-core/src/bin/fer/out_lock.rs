@@ -61,7 +61,7 @@ impl FolderLock {
             // A run that failed before writing anything removes its lock file with its empty
             // folder; if that happened between our open and our lock, we hold a lock on a
             // removed file: start again on the file now there.
-            if !is_same_file(&file, &path) {
+            if !fer_core::fs::is_same_file(&file, &path) {
                 continue;
             }
             let holder = format!(
@@ -82,20 +82,6 @@ impl FolderLock {
     pub fn remove(self) {
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-#[cfg(unix)]
-fn is_same_file(file: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-#[cfg(not(unix))]
-fn is_same_file(_file: &File, path: &Path) -> bool {
-    path.is_file()
 }
 
 #[cfg(test)]
