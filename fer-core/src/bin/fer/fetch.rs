@@ -349,8 +349,9 @@ fn unpack<R: Read + Seek>(
         if !PARTS.iter().any(|p| relative.starts_with(&format!("{p}/"))) {
             continue;
         }
-        // check_layout refused unsafe names; enclosed_name checks again, as zip defines it.
-        if entry.enclosed_name().is_none() {
+        // check_layout refused unsafe names; checked again here, and as zip defines it
+        // (enclosed_name alone lets `train/../x` out of train/, though not out of `into`).
+        if !is_safe(&name) || entry.enclosed_name().is_none() {
             bail!("the archive holds an unsafe path {name:?}");
         }
         let target = into.join(relative);
