@@ -1,7 +1,8 @@
-//! Plotly figures and image grids, each displayable in an evcxr notebook
-//! (`plot.evcxr_display()` in JupyterLab, `plot.notebook_display()` in classic Jupyter) and
-//! savable as standalone HTML with [`save_html`].
+//! Charts ([`Figure`]: a plotly figure with a static PNG copy) and image grids, each
+//! displayable in an evcxr notebook (`figure.evcxr_display()`, or a cell's last expression) and
+//! savable as standalone HTML with [`save_html`] (`save_html(figure.plot(), path)`).
 
+mod bitmap;
 mod class_distribution;
 mod class_metrics_bars;
 mod confused_pairs_bars;
@@ -10,6 +11,7 @@ mod error_figures;
 mod face_galleries;
 mod face_grid;
 mod faces_photo;
+mod figure;
 mod html;
 mod learning_curve;
 mod palette;
@@ -27,6 +29,7 @@ pub use error_figures::{augmentation_preview, confidence_distribution, disagreem
 pub use face_galleries::{confident_mistakes, mean_faces, sample_faces};
 pub use face_grid::FaceGrid;
 pub use faces_photo::FacesPhoto;
+pub use figure::Figure;
 pub use html::{escape_html, save_html};
 pub use learning_curve::learning_curve;
 pub use photo_gallery::{photo_gallery, GALLERY_PHOTOS};

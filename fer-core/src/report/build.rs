@@ -172,7 +172,7 @@ pub fn build_report(
         ),
         ("PrivateTest", scored.class_counts()),
     ];
-    page.plot(&class_distribution(&splits));
+    page.plot(class_distribution(&splits).plot());
     let faces = if train.is_empty() { &scored } else { train };
     page.grid(&sample_faces(faces, 8, SEED)?.to_html_img()?);
     page.grid(&mean_faces(faces)?.to_html_img()?);

@@ -1,0 +1,182 @@
+//! Drawing the static (PNG) copy of a chart with plotters: the canvas, the font and the
+//! pieces several charts share (grouped bars, a title strip).
+
+use std::error::Error;
+use std::io::Cursor;
+use std::sync::Once;
+
+use image::{ImageFormat, RgbImage};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{register_font, FontStyle};
+
+use crate::error::{FerError, Result};
+
+/// The drawing area a chart's static copy is drawn on.
+pub(crate) type Canvas<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// What drawing returns: plotters' errors, boxed (each backend has its own type).
+pub(crate) type DrawResult = std::result::Result<(), Box<dyn Error>>;
+
+/// The font family every static chart uses (registered from the `dejavu` crate).
+pub(crate) const FONT: &str = "sans-serif";
+
+/// Registers DejaVu Sans with plotters once per process (ab_glyph text has no system fonts).
+fn register_fonts() {
+    static FONTS: Once = Once::new();
+    FONTS.call_once(|| {
+        // The bytes are a valid TrueType font shipped by the crate; a failure here would be a
+        // broken dependency, and text would then be missing, not the chart.
+        let _ = register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let _ = register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+/// Draws a `width` x `height` chart on a white canvas with `draw` and encodes it as PNG.
+/// `what` names the chart in an error message.
+pub(crate) fn render_png(
+    what: &str,
+    (width, height): (u32, u32),
+    draw: &dyn Fn(&Canvas) -> DrawResult,
+) -> Result<Vec<u8>> {
+    register_fonts();
+    let fail = |e: &dyn std::fmt::Display| {
+        FerError::invalid_data(format!("<{what} PNG>"), format!("drawing failed: {e}"))
+    };
+    let mut pixels = vec![255u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        draw(&root).map_err(|e| fail(&e))?;
+        root.present().map_err(|e| fail(&e))?;
+    }
+    let image = RgbImage::from_raw(width, height, pixels)
+        .ok_or_else(|| fail(&"the pixel buffer does not match the size"))?;
+    let mut bytes = Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, ImageFormat::Png)
+        .map_err(|e| fail(&e))?;
+    Ok(bytes.into_inner())
+}
+
+/// Text in the charts' font.
+pub(crate) fn text(size: u32) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&BLACK)
+}
+
+/// Draws `title` centred in a strip at the top of `area` and returns the area below it.
+pub(crate) fn with_title<'a>(area: &Canvas<'a>, title: &str) -> Canvas<'a> {
+    area.titled(title, (FONT, 18).into_font().style(FontStyle::Bold))
+        // Drawing text on a bitmap cannot fail but for a missing font, which would only lose
+        // the title: keep the chart below it.
+        .unwrap_or_else(|_| area.clone())
+}
+
+/// One group of bars in [`grouped_bars`]: a legend name, a colour, one value and one label per
+/// category.
+pub(crate) struct BarGroup<'a> {
+    pub name: String,
+    pub colour: RGBColor,
+    pub values: &'a [f64],
+    pub labels: &'a [String],
+}
+
+/// Bars of several groups side by side over `categories` (one slot per category, the groups
+/// sharing it), each labelled above with its label, values on `y_range`.
+pub(crate) fn grouped_bars(
+    area: &Canvas,
+    categories: &[&str],
+    groups: &[BarGroup],
+    (x_title, y_title): (&str, &str),
+    y_range: std::ops::Range<f64>,
+    legend: bool,
+) -> DrawResult {
+    let n = categories.len();
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(if x_title.is_empty() { 30 } else { 45 })
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..n as f64 - 0.5, y_range.clone())?;
+    let names: Vec<String> = categories.iter().map(|c| c.to_string()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        // One label per category: the nice steps of a range of n units are its integers.
+        .x_labels(n)
+        .x_desc(x_title)
+        .y_desc(y_title)
+        .x_label_formatter(&|x| category(&names, *x))
+        .label_style(text(12))
+        .axis_desc_style(text(14))
+        .draw()?;
+    let width = 0.8 / groups.len().max(1) as f64;
+    for (g, group) in groups.iter().enumerate() {
+        let colour = group.colour;
+        let bars = group.values.iter().enumerate().map(|(i, &v)| {
+            let left = i as f64 - 0.4 + g as f64 * width;
+            Rectangle::new([(left, 0.0), (left + width, v)], colour.filled())
+        });
+        let series = chart.draw_series(bars)?;
+        if legend {
+            series.label(group.name.clone()).legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled())
+            });
+        }
+        let label_size = if groups.len() > 2 { 9 } else { 11 };
+        chart.draw_series(group.values.iter().zip(group.labels).enumerate().map(
+            |(i, (&v, label))| {
+                let centre = i as f64 - 0.4 + (g as f64 + 0.5) * width;
+                Text::new(
+                    label.clone(),
+                    (centre, v),
+                    text(label_size).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                )
+            },
+        ))?;
+    }
+    if legend {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK.mix(0.3))
+            .label_font(text(12))
+            .draw()?;
+    }
+    Ok(())
+}
+
+/// The name of the category at key point `x` (an index), or nothing between categories.
+pub(crate) fn category(names: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+        names[i as usize].clone()
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_a_png_of_the_asked_size() {
+        let png = render_png("test", (120, 80), &|area| {
+            area.fill(&RED)?;
+            Ok(())
+        })
+        .unwrap();
+        let image = image::load_from_memory(&png).unwrap().to_rgb8();
+        assert_eq!(image.dimensions(), (120, 80));
+        assert_eq!(image.get_pixel(60, 40).0, [255, 0, 0]);
+    }
+
+    #[test]
+    fn categories_sit_on_the_key_points_only() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(category(&names, 1.0), "b");
+        assert_eq!(category(&names, 0.5), "");
+        assert_eq!(category(&names, 2.0), "");
+    }
+}
