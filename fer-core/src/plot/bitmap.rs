@@ -106,6 +106,8 @@ pub(crate) fn grouped_bars(
         .x_desc(x_title)
         .y_desc(y_title)
         .x_label_formatter(&|x| category(&names, *x))
+        // "8000" and "0.25", not plotters' default "8000.0" (nor float noise in its steps).
+        .y_label_formatter(&|y| format!("{}", (y * 1000.0).round() / 1000.0))
         .label_style(text(12))
         .axis_desc_style(text(14))
         .draw()?;
