@@ -6,7 +6,11 @@ use plotly::{Bar, Layout, Plot};
 
 use crate::emotion::Emotion;
 use crate::eval::{ClassMetrics, ClassificationReport};
-use crate::plot::palette::series_colour;
+use crate::plot::bitmap::{grouped_bars, with_title, BarGroup};
+use crate::plot::figure::Figure;
+use crate::plot::palette::{series_colour, series_rgb};
+
+const TITLE: &str = "Per-class precision, recall and F1";
 
 /// Three stacked bar charts (precision, recall, F1), one bar per model and emotion, so
 /// `[("cnn", &cnn), ("baseline", &baseline)]` shows where the CNN gains most. The legend
@@ -16,10 +20,10 @@ use crate::plot::palette::series_colour;
 /// # use fer_core::{eval::{ClassificationReport, ConfusionMatrix}, plot::class_metrics_bars, Emotion::*};
 /// let cnn = ClassificationReport::new(&ConfusionMatrix::new(&[Happy, Sad], &[Happy, Sad])?);
 /// let baseline = ClassificationReport::new(&ConfusionMatrix::new(&[Happy, Sad], &[Happy, Happy])?);
-/// let plot = class_metrics_bars(&[("cnn", &cnn), ("baseline", &baseline)]);
+/// let figure = class_metrics_bars(&[("cnn", &cnn), ("baseline", &baseline)]);
 /// # Ok::<(), fer_core::FerError>(())
 /// ```
-pub fn class_metrics_bars(models: &[(&str, &ClassificationReport)]) -> Plot {
+pub fn class_metrics_bars(models: &[(&str, &ClassificationReport)]) -> Figure {
     let names: Vec<&str> = Emotion::ALL.iter().map(|e| e.title()).collect();
     let panels: [(&str, MetricOf); 3] = [
         ("precision", |c| c.precision),
@@ -27,10 +31,18 @@ pub fn class_metrics_bars(models: &[(&str, &ClassificationReport)]) -> Plot {
         ("F1", |c| c.f1),
     ];
     let mut plot = Plot::new();
+    // Per panel, per model: (legend name, values, labels), for the static copy.
+    let mut static_panels: Vec<(String, Vec<StaticBars>)> = Vec::new();
     for (panel, (metric, value)) in panels.iter().enumerate() {
+        let mut groups = Vec::with_capacity(models.len());
         for (m, (model, report)) in models.iter().enumerate() {
             let values: Vec<f64> = report.classes().iter().map(value).collect();
             let labels: Vec<String> = values.iter().map(|v| format!("{v:.2}")).collect();
+            groups.push((
+                format!("{model} (macro F1 {:.3})", report.macro_avg().f1),
+                values.clone(),
+                labels.clone(),
+            ));
             let support: Vec<String> = report
                 .classes()
                 .iter()
@@ -50,6 +62,7 @@ pub fn class_metrics_bars(models: &[(&str, &ClassificationReport)]) -> Plot {
                 .y_axis(axis_ref("y", panel));
             plot.add_trace(bar);
         }
+        static_panels.push((metric.to_string(), groups));
     }
     let metric_axis = |title: &str| Axis::new().title(title).range(vec![0.0, 1.05]);
     let annotations = vec![Annotation::new()
@@ -60,7 +73,7 @@ pub fn class_metrics_bars(models: &[(&str, &ClassificationReport)]) -> Plot {
         .y(-0.08)
         .show_arrow(false)];
     let layout = Layout::new()
-        .title(Title::with_text("Per-class precision, recall and F1"))
+        .title(Title::with_text(TITLE))
         .grid(
             LayoutGrid::new()
                 .rows(3)
@@ -74,8 +87,33 @@ pub fn class_metrics_bars(models: &[(&str, &ClassificationReport)]) -> Plot {
         .annotations(annotations)
         .height(820);
     plot.set_layout(layout);
-    plot
+    Figure::new(plot, "per-class metrics", (900, 820), move |root| {
+        let area = with_title(root, TITLE);
+        for (panel, (area, (metric, groups))) in area
+            .split_evenly((static_panels.len(), 1))
+            .iter()
+            .zip(&static_panels)
+            .enumerate()
+        {
+            let bars: Vec<BarGroup> = groups
+                .iter()
+                .enumerate()
+                .map(|(m, (name, values, labels))| BarGroup {
+                    name: name.clone(),
+                    colour: series_rgb(m),
+                    values,
+                    labels,
+                })
+                .collect();
+            // Headroom above 1.0 for the bars' labels, as the plotly axes' 1.05.
+            grouped_bars(area, &names, &bars, ("", metric), 0.0..1.12, panel == 0)?;
+        }
+        Ok(())
+    })
 }
+
+/// One model's bars in one panel of the static copy: legend name, values, labels.
+type StaticBars = (String, Vec<f64>, Vec<String>);
 
 /// Reads one metric of a class.
 type MetricOf = fn(&ClassMetrics) -> f64;
@@ -105,8 +143,9 @@ mod tests {
         let baseline = ClassificationReport::new(
             &ConfusionMatrix::new(&truth, &[Happy, Happy, Happy, Happy]).unwrap(),
         );
-        let plot = class_metrics_bars(&[("cnn", &cnn), ("baseline", &baseline)]);
-        let json: Value = serde_json::from_str(&plot.to_json()).unwrap();
+        let figure = class_metrics_bars(&[("cnn", &cnn), ("baseline", &baseline)]);
+        crate::plot::figure::assert_drawn(&figure);
+        let json: Value = serde_json::from_str(&figure.plot().to_json()).unwrap();
         let data = json["data"].as_array().unwrap();
         assert_eq!(data.len(), 6);
         // Trace order: precision (cnn, baseline), recall (cnn, baseline), F1 (cnn, baseline).

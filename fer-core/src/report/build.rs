@@ -245,7 +245,7 @@ pub fn build_report(
         .iter()
         .map(|m| (m.name.as_str(), &m.evaluation.report))
         .collect();
-    page.plot_tall(&class_metrics_bars(&reports), 900);
+    page.plot_tall(class_metrics_bars(&reports).plot(), 900);
     let calibrations: Vec<(&str, &_)> = metrics
         .iter()
         .map(|m| (m.name.as_str(), &m.evaluation.calibration))
