@@ -72,6 +72,23 @@ pub(crate) fn with_title<'a>(area: &Canvas<'a>, title: &str) -> Canvas<'a> {
         .unwrap_or_else(|_| area.clone())
 }
 
+/// One series' bars as a chart keeps them for its static copy: legend name, values, labels.
+pub(crate) type SeriesBars = (String, Vec<f64>, Vec<String>);
+
+/// `series` as [`BarGroup`]s, in the palette's series colours (the plotly traces' colours).
+pub(crate) fn bar_groups(series: &[SeriesBars]) -> Vec<BarGroup<'_>> {
+    series
+        .iter()
+        .enumerate()
+        .map(|(s, (name, values, labels))| BarGroup {
+            name: name.clone(),
+            colour: crate::plot::palette::series_rgb(s),
+            values,
+            labels,
+        })
+        .collect()
+}
+
 /// One group of bars in [`grouped_bars`]: a legend name, a colour, one value and one label per
 /// category.
 pub(crate) struct BarGroup<'a> {

@@ -5,9 +5,9 @@ use plotly::layout::{Axis, BarMode};
 use plotly::{Bar, Layout, Plot};
 
 use crate::emotion::Emotion;
-use crate::plot::bitmap::{grouped_bars, with_title, BarGroup};
+use crate::plot::bitmap::{bar_groups, grouped_bars, with_title, SeriesBars};
 use crate::plot::figure::Figure;
-use crate::plot::palette::{series_colour, series_rgb};
+use crate::plot::palette::series_colour;
 
 const TITLE: &str = "Faces per emotion and split";
 const AXES: (&str, &str) = ("emotion", "faces");
@@ -24,7 +24,7 @@ pub fn class_distribution(splits: &[(&str, [usize; Emotion::COUNT])]) -> Figure 
     let names: Vec<&str> = Emotion::ALL.iter().map(|e| e.title()).collect();
     let mut plot = Plot::new();
     // (legend name, counts, labels) per split, for the static copy.
-    let mut groups: Vec<(String, Vec<f64>, Vec<String>)> = Vec::new();
+    let mut groups: Vec<SeriesBars> = Vec::new();
     for (s, (split, counts)) in splits.iter().enumerate() {
         let total: usize = counts.iter().sum();
         let shares: Vec<String> = counts
@@ -66,16 +66,7 @@ pub fn class_distribution(splits: &[(&str, [usize; Emotion::COUNT])]) -> Figure 
         .flat_map(|(_, values, _)| values.iter().copied())
         .fold(1.0, f64::max);
     Figure::new(plot, "class distribution", (900, 480), move |root| {
-        let bars: Vec<BarGroup> = groups
-            .iter()
-            .enumerate()
-            .map(|(s, (name, values, labels))| BarGroup {
-                name: name.clone(),
-                colour: series_rgb(s),
-                values,
-                labels,
-            })
-            .collect();
+        let bars = bar_groups(&groups);
         // Headroom above the tallest bar for its label and the legend.
         let area = with_title(root, TITLE);
         grouped_bars(&area, &names, &bars, AXES, 0.0..top * 1.15, true)

@@ -6,9 +6,9 @@ use plotly::{Bar, Layout, Plot};
 
 use crate::emotion::Emotion;
 use crate::eval::{ClassMetrics, ClassificationReport};
-use crate::plot::bitmap::{grouped_bars, with_title, BarGroup};
+use crate::plot::bitmap::{bar_groups, grouped_bars, with_title, SeriesBars};
 use crate::plot::figure::Figure;
-use crate::plot::palette::{series_colour, series_rgb};
+use crate::plot::palette::series_colour;
 
 const TITLE: &str = "Per-class precision, recall and F1";
 
@@ -32,7 +32,7 @@ pub fn class_metrics_bars(models: &[(&str, &ClassificationReport)]) -> Figure {
     ];
     let mut plot = Plot::new();
     // Per panel, per model: (legend name, values, labels), for the static copy.
-    let mut static_panels: Vec<(String, Vec<StaticBars>)> = Vec::new();
+    let mut static_panels: Vec<(String, Vec<SeriesBars>)> = Vec::new();
     for (panel, (metric, value)) in panels.iter().enumerate() {
         let mut groups = Vec::with_capacity(models.len());
         for (m, (model, report)) in models.iter().enumerate() {
@@ -95,25 +95,13 @@ pub fn class_metrics_bars(models: &[(&str, &ClassificationReport)]) -> Figure {
             .zip(&static_panels)
             .enumerate()
         {
-            let bars: Vec<BarGroup> = groups
-                .iter()
-                .enumerate()
-                .map(|(m, (name, values, labels))| BarGroup {
-                    name: name.clone(),
-                    colour: series_rgb(m),
-                    values,
-                    labels,
-                })
-                .collect();
+            let bars = bar_groups(groups);
             // Headroom above 1.0 for the bars' labels, as the plotly axes' 1.05.
             grouped_bars(area, &names, &bars, ("", metric), 0.0..1.12, panel == 0)?;
         }
         Ok(())
     })
 }
-
-/// One model's bars in one panel of the static copy: legend name, values, labels.
-type StaticBars = (String, Vec<f64>, Vec<String>);
 
 /// Reads one metric of a class.
 type MetricOf = fn(&ClassMetrics) -> f64;
