@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Executes the course notebooks (notebooks/*.ipynb) headless with the Rust (evcxr) kernel and
-# fails if any cell errors. Sets up what it needs on a fresh machine, skipping what is there:
-# evcxr_jupyter (cargo install, about 10 minutes on 2 cores), a Python virtual environment with
-# nbconvert, and the kernel spec.
+# fails if any cell errors or the executed outputs break a rule of tests/notebook_check.py
+# (plotly charts without their PNG, stderr, paths of this machine, ...). Sets up what it needs
+# on a fresh machine, skipping what is there: evcxr_jupyter (cargo install, about 10 minutes on
+# 2 cores), a Python virtual environment with nbconvert, and the kernel spec.
 #
 #   bash tests/notebooks.sh                   quick mode (FER_QUICK=1) into a temporary folder
 #   bash tests/notebooks.sh 03-cnn            only the notebooks whose names start so
@@ -47,6 +48,10 @@ while [ $# -gt 0 ]; do
     *) selected+=("$arg") ;;
   esac
 done
+
+# The output checker runs on the executed copies at the end, after what can be an hour of
+# kernels; its self-test takes a second, so a broken checker fails here instead of there.
+python3 tests/notebook_check.py --self-test
 
 export FER2013_DIR="${FER2013_DIR:-$ROOT/data/fer2013}"
 if [ ! -d "$FER2013_DIR" ] && [ ! -f "$FER2013_DIR" ]; then
@@ -140,6 +145,7 @@ if bad:
 
 passed=0
 failed=0
+executed=()
 started=$(date +%s)
 for nb in "${notebooks[@]}"; do
   name="$(basename "$nb")"
@@ -154,6 +160,7 @@ for nb in "${notebooks[@]}"; do
     --output-dir "$out_dir" "$nb" >"$log" 2>&1 &&
     "$venv/bin/python" -c "$check_outputs" "$out_dir/$name" >>"$log" 2>&1; then
     passed=$((passed + 1))
+    executed+=("$out_dir/$name")
     echo "notebook $name: ok ($mode mode, $(($(date +%s) - t0)) s)"
   else
     failed=$((failed + 1))
@@ -163,8 +170,25 @@ for nb in "${notebooks[@]}"; do
   [ "$in_place" = 1 ] && rm -f "$log"
 done
 echo "notebooks took $(($(date +%s) - started)) s; executed copies in $out_dir"
-if [ "$failed" = 0 ] && [ "$in_place" = 0 ] && [ -z "$keep_dir" ]; then
+
+# A notebook can run without an error and still read badly where its outputs are published
+# (GitHub, nbviewer, HTML exports): a plotly chart with no static PNG is blank there, stderr shows
+# as a red box, a path of this machine means nothing to a reader, and out-of-order execution
+# counts say the outputs are not from one fresh run. tests/notebook_check.py lists the rules.
+# Only the notebooks that executed are checked: a failed one has already been reported, and
+# with --in-place its file is still the committed one.
+checked=1
+if [ "${#executed[@]}" -gt 0 ]; then
+  if python3 tests/notebook_check.py "${executed[@]}"; then
+    echo "notebook outputs: ok (${#executed[@]} checked)"
+  else
+    checked=0
+    echo "notebook outputs: FAILED (problems above, from tests/notebook_check.py)"
+  fi
+fi
+# The temporary copies are kept when something failed, so they can be looked at.
+if [ "$failed" = 0 ] && [ "$checked" = 1 ] && [ "$in_place" = 0 ] && [ -z "$keep_dir" ]; then
   rm -rf "$out_dir"
 fi
-echo "notebooks: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+echo "notebooks: $passed passed, $failed failed$([ "$checked" = 1 ] || echo ", outputs check failed")"
+[ "$failed" = 0 ] && [ "$checked" = 1 ]

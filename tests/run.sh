@@ -24,5 +24,6 @@ step cargo test --workspace
 # The shipped model exported to ONNX, checked by onnx.checker and scored by ONNX Runtime.
 step bash tests/onnx_check.sh
 
-# The course notebooks, executed headless in quick mode (the script sets up the Rust kernel).
+# The course notebooks, executed headless in quick mode (the script sets up the Rust kernel),
+# their outputs then checked by tests/notebook_check.py.
 step bash tests/notebooks.sh
