@@ -39,12 +39,18 @@ fn from_cargo_metadata() -> Result<PathBuf, String> {
     let manifest =
         Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").ok_or("no CARGO_MANIFEST_DIR")?)
             .join("Cargo.toml");
+    // Only the packages of the platform being built: offline, cargo metadata fails on any
+    // package of the lockfile not yet downloaded, and a fresh machine's build downloads only
+    // this platform's (measured: android_system_properties stopped it).
+    let target = std::env::var("TARGET").map_err(|_| "no TARGET")?;
     let out = Command::new(cargo)
         .args([
             "metadata",
             "--format-version",
             "1",
             "--offline",
+            "--filter-platform",
+            &target,
             "--manifest-path",
         ])
         .arg(&manifest)

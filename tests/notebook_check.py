@@ -20,8 +20,7 @@ The rules, one function each (see RULES below):
   no_errors            no error output, and no stream or text/plain output holding evcxr's
                        compile-error markers (lines starting `Error:`, `error:` or `error[E`).
   execution_counts     every code cell was executed, in order, once: counts 1, 2, 3, ... without
-                       gaps (empty code cells, which executors skip, are left out). Under evcxr
-                       (kernel `rust`) 2, 3, 4, ... too: evcxr numbers a fresh kernel's first cell 2.
+                       gaps (empty code cells, which executors skip, are left out).
   png_payloads         every image/png payload is valid base64 of bytes starting with PNG's
                        signature.
 
@@ -147,16 +146,10 @@ def no_errors(nb):
                 )
 
 
-def first_execution_count(nb):
-    """evcxr (kernel `rust`) numbers its first execution 2: its counter starts at 1 and is
-    incremented before each cell (evcxr_jupyter/src/core.rs), so a fresh evcxr run reads
-    2, 3, 4, ... Any other kernel starts at 1."""
-    kernel = str(nb.get("metadata", {}).get("kernelspec", {}).get("name", "")).lower()
-    return (1, 2) if kernel == "rust" else (1,)
-
-
 def execution_counts(nb):
-    starts = first_execution_count(nb)
+    # evcxr numbers a fresh kernel's first cell 2; tests/notebooks.sh renumbers its executed
+    # copies from 1, so committed notebooks read as every other kernel's do.
+    starts = (1,)
     expected = None
     for number, cell in enumerate(nb.get("cells", []), 1):
         if cell.get("cell_type") != "code" or not text_of(cell.get("source")).strip():
@@ -298,17 +291,17 @@ def clean_notebook():
     """Everything a good notebook may hold, including strings that only look like problems."""
     return notebook(
         markdown("# Data\nThe files live in `/work/` on the author's machine, says markdown."),
-        code(2, stream("loaded 10 faces from data/fer2013\nsee https://example.com/tmp/x\n")),
+        code(1, stream("loaded 10 faces from data/fer2013\nsee https://example.com/tmp/x\n")),
         markdown(),
         code(
-            3,
-            result(3, {PLOTLY_MIME: plotly_json(), "image/png": png_with_path_in_base64()}),
+            2,
+            result(2, {PLOTLY_MIME: plotly_json(), "image/png": png_with_path_in_base64()}),
         ),
         code(None, source="   \n"),  # empty: executors skip it
         code(
-            4,
+            3,
             result(
-                4,
+                3,
                 {
                     "text/html": ['<img src="data:image/png;base64,%s">\n' % png_with_path_in_base64(),
                                   "<p>error: none, Error: none (not at a line start)</p>"],
@@ -316,7 +309,7 @@ def clean_notebook():
                 },
             ),
         ),
-        code(5, {"output_type": "display_data", "data": {"image/png": b64(tiny_png()) + "\n"},
+        code(4, {"output_type": "display_data", "data": {"image/png": b64(tiny_png()) + "\n"},
                  "metadata": {}}),
     )
 
@@ -324,45 +317,45 @@ def clean_notebook():
 def violating_notebooks():
     """(name, notebook, rule expected to flag it, cell number, words the problem must contain)."""
     png = b64(tiny_png())
-    yield ("plotly without png", notebook(markdown(), code(2, result(2, {PLOTLY_MIME: plotly_json()}))),
+    yield ("plotly without png", notebook(markdown(), code(1, result(1, {PLOTLY_MIME: plotly_json()}))),
            plotly_has_png, 2, "without its image/png")
-    yield ("path in stdout", notebook(code(2, stream("faces from /work/shared/fer2013\n"))),
+    yield ("path in stdout", notebook(code(1, stream("faces from /work/shared/fer2013\n"))),
            no_absolute_paths, 1, "'/work/' in stdout stream")
-    yield ("path in text/plain", notebook(code(2, result(2, {"text/plain": '"/home/me/model"'}))),
+    yield ("path in text/plain", notebook(code(1, result(1, {"text/plain": '"/home/me/model"'}))),
            no_absolute_paths, 1, "'/home/' in text/plain")
     yield ("path in text/html", notebook(markdown(), markdown(),
-                                          code(2, result(2, {"text/html": ["<td>", "/tmp/x.csv</td>"]}))),
+                                          code(1, result(1, {"text/html": ["<td>", "/tmp/x.csv</td>"]}))),
            no_absolute_paths, 3, "'/tmp/' in text/html")
-    yield ("path in text/markdown", notebook(code(2, result(2, {"text/markdown": "see /Users/me/x"}))),
+    yield ("path in text/markdown", notebook(code(1, result(1, {"text/markdown": "see /Users/me/x"}))),
            no_absolute_paths, 1, "'/Users/' in text/markdown")
-    yield ("windows path", notebook(code(2, stream("saved to C:\\Users\\me\\model\n"))),
+    yield ("windows path", notebook(code(1, stream("saved to C:\\Users\\me\\model\n"))),
            no_absolute_paths, 1, "'C:\\\\'")
-    yield ("file url", notebook(code(2, stream("open file:///var/tmp/x.html\n"))),
+    yield ("file url", notebook(code(1, stream("open file:///var/tmp/x.html\n"))),
            no_absolute_paths, 1, "'/var/'")
-    yield ("stderr", notebook(code(2, stream("epoch 1/2: loss 1.9\n", name="stderr"))),
-           no_stderr, 1, "stderr output (In [2])")
-    yield ("error output", notebook(code(2), code(3, {"output_type": "error", "ename": "Error",
+    yield ("stderr", notebook(code(1, stream("epoch 1/2: loss 1.9\n", name="stderr"))),
+           no_stderr, 1, "stderr output (In [1])")
+    yield ("error output", notebook(code(1), code(2, {"output_type": "error", "ename": "Error",
                                                        "evalue": "boom", "traceback": []})),
-           no_errors, 2, "error output (In [3]): Error: boom")
-    yield ("compile error in stream", notebook(code(2, stream("\x1b[31merror[E0425]\x1b[0m: cannot find value `y`\n"))),
+           no_errors, 2, "error output (In [2]): Error: boom")
+    yield ("compile error in stream", notebook(code(1, stream("\x1b[31merror[E0425]\x1b[0m: cannot find value `y`\n"))),
            no_errors, 1, "compile error in stdout stream")
-    yield ("anyhow error in text/plain", notebook(code(2, result(2, {"text/plain": "ok\nError: no such file"}))),
+    yield ("anyhow error in text/plain", notebook(code(1, result(1, {"text/plain": "ok\nError: no such file"}))),
            no_errors, 1, "compile error in text/plain")
-    yield ("never executed", notebook(code(2), code(None), code(3)),
+    yield ("never executed", notebook(code(1), code(None), code(2)),
            execution_counts, 2, "never executed")
-    yield ("gap in counts", notebook(code(2), markdown(), code(3), code(5)),
-           execution_counts, 4, "count 5 after 3, expected 4")
-    yield ("counts out of order", notebook(code(2), code(4), code(3)),
-           execution_counts, 2, "count 4 after 2, expected 3")
-    yield ("not a fresh run", notebook(code(7), code(8)),
-           execution_counts, 1, "first execution count is 7")
-    yield ("python kernel starting at 2", notebook(code(2), code(3), kernel="python3"),
+    yield ("gap in counts", notebook(code(1), markdown(), code(2), code(4)),
+           execution_counts, 4, "count 4 after 2, expected 3")
+    yield ("counts out of order", notebook(code(1), code(3), code(2)),
+           execution_counts, 2, "count 3 after 1, expected 2")
+    yield ("not a fresh run", notebook(code(6), code(7)),
+           execution_counts, 1, "first execution count is 6")
+    yield ("evcxr's own numbering, from 2", notebook(code(2), code(3)),
            execution_counts, 1, "first execution count is 2, expected 1")
-    yield ("png not base64", notebook(code(2, result(2, {"image/png": "not*base64!"}))),
+    yield ("png not base64", notebook(code(1, result(1, {"image/png": "not*base64!"}))),
            png_payloads, 1, "not valid base64")
-    yield ("png not png", notebook(code(2, result(2, {"image/png": b64(b"GIF89a" + bytes(20))}))),
+    yield ("png not png", notebook(code(1, result(1, {"image/png": b64(b"GIF89a" + bytes(20))}))),
            png_payloads, 1, "does not start with the PNG signature")
-    yield ("plotly with a broken png", notebook(code(2, result(2, {PLOTLY_MIME: plotly_json(),
+    yield ("plotly with a broken png", notebook(code(1, result(1, {PLOTLY_MIME: plotly_json(),
                                                                    "image/png": png[:-8] + "%%%%" + png[-4:]}))),
            png_payloads, 1, "not valid base64")
 

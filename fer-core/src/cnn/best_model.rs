@@ -140,7 +140,9 @@ impl<const I: usize, const O: usize> VggBlock<I, O> {
         )
     }
 
-    fn forward_eval<H: Dim, W: Dim>(
+    /// Inference forward pass of the block: running statistics in batch norm, no tape. `[N, I,
+    /// H, W]` in, `[N, O, H/2, W/2]` out (what the course prints, block by block).
+    pub fn forward_eval<H: Dim, W: Dim>(
         &self,
         x: AnyMap<I, H, W, NoneTape>,
     ) -> Result<Map<O, NoneTape>> {

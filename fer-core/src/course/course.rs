@@ -8,8 +8,8 @@ use crate::cnn::{
     load_checkpoint, Arch, CheckpointOptions, CnnModel, EpochRecord, TrainConfig, TrainObserver,
 };
 use crate::course::mode::Mode;
-use crate::course::paths::{data_path, model_dir, relative_to_repository};
-use crate::data::{self, Fer2013, Splits};
+use crate::course::paths::{data_path, model_dir, shown_path};
+use crate::data::{self, Cache, Fer2013, Splits};
 use crate::error::{FerError, Result};
 use crate::quick;
 
@@ -27,6 +27,46 @@ pub struct Course {
     pub fer: Fer2013,
     /// Training, PublicTest (validation) and PrivateTest (test) faces of `fer`.
     pub splits: Splits,
+}
+
+/// A baseline and how the notebook got it.
+#[derive(Debug, Clone)]
+pub struct BaselineRun {
+    /// The fitted model.
+    pub model: BaselineModel,
+    /// Where it is saved for the next notebook (`None`: the platform has no cache folder).
+    pub saved: Option<PathBuf>,
+    /// True if it was fitted just now, false if a saved fit was loaded.
+    pub fitted_now: bool,
+    /// Seconds spent fitting or loading it.
+    pub seconds: f64,
+    /// Training faces it was fitted on.
+    pub train_faces: usize,
+}
+
+impl BaselineRun {
+    /// One line: what was fitted on what, and whether it was fitted now or loaded.
+    pub fn summary(&self) -> String {
+        let what = format!(
+            "logistic regression on {} features ({} values per face) of {} faces",
+            self.model.params().features().kind,
+            self.model.feature_dim(),
+            self.train_faces
+        );
+        let saved = self
+            .saved
+            .as_deref()
+            .map(|path| format!(" (saved in {})", shown_path(path)))
+            .unwrap_or_default();
+        if self.fitted_now {
+            format!("{what}: fitted in {:.1} s{saved}", self.seconds)
+        } else {
+            format!(
+                "{what}: loaded the fit an earlier notebook saved, in {:.1} s{saved}",
+                self.seconds
+            )
+        }
+    }
 }
 
 /// A CNN and how the notebook got it.
@@ -58,7 +98,7 @@ impl CnnRun {
             Some(dir) => format!(
                 "loaded the {name} from {} in {:.1} s: {} epochs of history, {:.1} hours of \
                  training",
-                relative_to_repository(dir).display(),
+                shown_path(dir),
                 self.seconds,
                 self.history.len(),
                 self.training_hours()
@@ -111,7 +151,7 @@ impl Course {
         })
     }
 
-    /// One line: the mode, the source (relative to the repository) and the size of each split.
+    /// One line: the mode, the source (as [`shown_path`] prints it) and the size of each split.
     pub fn summary(&self) -> String {
         let note = match self.mode {
             Mode::Quick => format!(" ({})", quick::description()),
@@ -124,7 +164,7 @@ impl Course {
             self.splits.train.len(),
             self.splits.validation.len(),
             self.splits.test.len(),
-            relative_to_repository(&self.data_path).display()
+            shown_path(&self.data_path)
         )
     }
 
@@ -141,6 +181,49 @@ impl Course {
     /// Fits the logistic baseline on `kind` features of the Training split.
     pub fn fit_baseline(&self, kind: FeatureKind) -> Result<BaselineModel> {
         self.baseline_params(kind).fit(&self.splits.train)
+    }
+
+    /// The baseline on `kind` features with [`Course::baseline_params`]: loaded if an earlier
+    /// notebook saved a fit of the same parameters on the same training faces (in
+    /// `baselines/` of the cache folder, [`Cache::from_env`]), else fitted and saved there. So
+    /// notebook 2 fits the HOG model once and notebooks 4 and 5 reuse it. A saved file that
+    /// cannot be read is fitted again and replaced.
+    pub fn baseline(&self, kind: FeatureKind) -> Result<BaselineRun> {
+        self.baseline_saved_in(kind, Cache::from_env())
+    }
+
+    /// [`Course::baseline`] with the cache folder given.
+    fn baseline_saved_in(&self, kind: FeatureKind, cache: Option<Cache>) -> Result<BaselineRun> {
+        let started = Instant::now();
+        let params = self.baseline_params(kind);
+        let saved = cache.map(|cache| {
+            cache.dir().join("baselines").join(saved_baseline_name(
+                kind,
+                &params,
+                &self.splits.train,
+            ))
+        });
+        let loaded = saved
+            .as_deref()
+            .filter(|path| path.is_file())
+            .and_then(|path| BaselineModel::load(path).ok());
+        let (model, fitted_now) = match loaded {
+            Some(model) => (model, false),
+            None => {
+                let model = params.fit(&self.splits.train)?;
+                if let Some(path) = &saved {
+                    model.save(path)?;
+                }
+                (model, true)
+            }
+        };
+        Ok(BaselineRun {
+            model,
+            saved,
+            fitted_now,
+            seconds: started.elapsed().as_secs_f64(),
+            train_faces: self.splits.train.len(),
+        })
     }
 
     /// Settings of the short CNN runs (the training notebook's in quick mode, and any
@@ -225,6 +308,27 @@ impl Course {
     }
 }
 
+/// The saved baseline's file name: a hash of the parameters and the training faces and labels,
+/// so a change of either is a new file, never a stale model.
+fn saved_baseline_name(
+    kind: FeatureKind,
+    params: &BaselineParams,
+    train: &data::Dataset,
+) -> String {
+    let mut hasher = blake3::Hasher::new();
+    // Parameters serialise to JSON without fail (plain numbers and enums).
+    hasher.update(serde_json::to_string(params).unwrap_or_default().as_bytes());
+    hasher.update(train.pixels());
+    for label in train.labels() {
+        hasher.update(&[label.index() as u8]);
+    }
+    format!(
+        "{}-{}.json",
+        kind.name(),
+        &hasher.finalize().to_hex().as_str()[..32]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +383,36 @@ mod tests {
                 .max_iterations(),
             crate::quick::QUICK_BASELINE_ITERATIONS
         );
+    }
+
+    /// The second notebook loads the first one's fit; a corrupt file is fitted again.
+    #[test]
+    fn the_baseline_is_fitted_once_and_reused() {
+        let course = Course::from_data(fer(2), PathBuf::from("x"), Mode::Full).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let run = |c: &Course| {
+            c.baseline_saved_in(FeatureKind::Raw, Some(Cache::new(cache.path())))
+                .unwrap()
+        };
+        let first = run(&course);
+        assert!(first.fitted_now, "{}", first.summary());
+        let second = run(&course);
+        assert!(!second.fitted_now, "{}", second.summary());
+        assert_eq!(first.model, second.model);
+        assert_eq!(first.saved, second.saved);
+        let saved = first.saved.unwrap();
+        std::fs::write(&saved, b"{").unwrap();
+        assert!(run(&course).fitted_now);
+        assert!(!run(&course).fitted_now);
+        // Other training faces: another file, fitted now.
+        let mut other = course.clone();
+        other.splits.train = other
+            .splits
+            .train
+            .select(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        let third = run(&other);
+        assert!(third.fitted_now);
+        assert_ne!(third.saved.unwrap(), saved);
     }
 
     #[test]

@@ -134,13 +134,18 @@ impl Course {
         Ok(scored)
     }
 
-    /// The `kind` baseline fitted without and with oversampling of the rare classes, each
-    /// scored on PublicTest.
+    /// The `kind` baseline as [`Course::baseline`] gives it (no balancing), then fitted with
+    /// the rare classes oversampled by copies and by SMOTE, each scored on PublicTest.
     pub fn baseline_balancing_experiment(&self, kind: FeatureKind) -> Result<Vec<Scored>> {
-        let mut scored = Vec::new();
+        let unbalanced = self.baseline(kind)?.model;
+        let mut scored = vec![Scored::new(
+            "no balancing",
+            &unbalanced,
+            &self.splits.validation,
+        )?];
         for (name, balance) in [
-            ("no balancing", ClassBalance::None),
-            ("oversampled", ClassBalance::Oversample),
+            ("oversampled (copies)", ClassBalance::Oversample),
+            ("SMOTE", ClassBalance::Smote),
         ] {
             let model = self
                 .baseline_params(kind)

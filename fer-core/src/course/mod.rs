@@ -18,7 +18,7 @@ mod scored;
 mod table;
 
 pub use convolution_demo::{convolution_demo, DemoFilter, DEMO_FILTERS};
-pub use course::{CnnRun, Course, COURSE_SEED};
+pub use course::{BaselineRun, CnnRun, Course, COURSE_SEED};
 pub use experiments::{
     CurvePoint, LearningCurve, FULL_BALANCING_FRACTION, LEARNING_CURVE_FRACTIONS,
 };
@@ -28,7 +28,8 @@ pub use inspect::{
 };
 pub use mode::{Mode, QUICK_ENV};
 pub use paths::{
-    data_path, model_dir, relative_to_repository, repository_root, MODEL_DIR_ENV, SHIPPED_MODEL_DIR,
+    data_path, model_dir, repository_root, sample_photo_path, shown_path, MODEL_DIR_ENV,
+    SHIPPED_MODEL_DIR,
 };
 pub use preprocessing_demo::preprocessing_demo;
 pub use scored::{

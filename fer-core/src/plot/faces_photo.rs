@@ -6,6 +6,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use font8x8::UnicodeFonts;
+use image::imageops::FilterType;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_rect_mut, draw_hollow_rect_mut};
 use imageproc::rect::Rect;
@@ -62,9 +63,19 @@ impl FacesPhoto {
         FacesPhoto { image }
     }
 
-    /// A picture already drawn (resized for a page, say).
-    pub(super) fn from_image(image: RgbImage) -> Self {
-        FacesPhoto { image }
+    /// The picture reduced to at most `width` pixels across (aspect kept; a narrower one is
+    /// left as it is): a page or a notebook shows a large photo at a few hundred kilobytes
+    /// instead of megabytes. Boxes and labels were drawn at the photo's size, so they shrink
+    /// with it.
+    pub fn shrunk_to_width(self, width: u32) -> Self {
+        let (w, h) = self.image.dimensions();
+        if w <= width || width == 0 {
+            return self;
+        }
+        let height = ((h as f32 * width as f32 / w as f32).round() as u32).max(1);
+        FacesPhoto {
+            image: image::imageops::resize(&self.image, width, height, FilterType::Triangle),
+        }
     }
 
     /// The drawn picture, of the photo's size.
@@ -213,6 +224,20 @@ mod tests {
             },
             probabilities,
         }
+    }
+
+    #[test]
+    fn a_wide_picture_shrinks_to_the_width_asked_and_a_narrow_one_stays() {
+        let photo = DynamicImage::new_rgb8(1000, 500);
+        let drawn = FacesPhoto::new(&photo, &[face(100, 100, 120, 0.9)]);
+        assert_eq!(
+            drawn.clone().shrunk_to_width(400).image().dimensions(),
+            (400, 200)
+        );
+        assert_eq!(
+            drawn.shrunk_to_width(2000).image().dimensions(),
+            (1000, 500)
+        );
     }
 
     #[test]

@@ -4,9 +4,6 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use image::imageops::FilterType;
-use image::DynamicImage;
-
 use super::faces_photo::FacesPhoto;
 use super::html::escape_html;
 use crate::cnn::{CnnModel, Tta};
@@ -35,21 +32,14 @@ pub fn photo_gallery(
     for path in photos.iter().take(GALLERY_PHOTOS) {
         let photo = load_photo(path)?;
         let faces = classify_photo(model, detector, &photo, tta)?;
-        let drawn = FacesPhoto::new(&photo, &faces);
-        let mut shown = DynamicImage::ImageRgb8(drawn.image().clone());
-        if shown.width() > SHOWN_WIDTH {
-            let height = (shown.height() as f32 * SHOWN_WIDTH as f32 / shown.width() as f32)
-                .round()
-                .max(1.0) as u32;
-            shown = shown.resize_exact(SHOWN_WIDTH, height, FilterType::Triangle);
-        }
+        let shown = FacesPhoto::new(&photo, &faces).shrunk_to_width(SHOWN_WIDTH);
         let name = path.display().to_string();
         let caption = match faces.len() {
             0 => format!("{name}: no face found"),
             1 => format!("{name}: 1 face"),
             n => format!("{name}: {n} faces"),
         };
-        let img = FacesPhoto::from_image(shown.to_rgb8()).to_html_img(&caption)?;
+        let img = shown.to_html_img(&caption)?;
         let _ = write!(
             html,
             "<figure>{img}<figcaption>{}</figcaption></figure>",
