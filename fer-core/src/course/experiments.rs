@@ -4,8 +4,6 @@
 
 use std::time::Instant;
 
-use plotly::Plot;
-
 use crate::baseline::{ClassBalance, FeatureKind};
 use crate::cnn::{TrainConfig, TrainObserver};
 use crate::course::course::{Course, COURSE_SEED};
@@ -64,8 +62,8 @@ impl LearningCurve {
         table
     }
 
-    /// The curve as a figure.
-    pub fn plot(&self) -> Plot {
+    /// The curve as a figure (a plotly chart with a static PNG copy).
+    pub fn plot(&self) -> crate::plot::Figure {
         let points: Vec<(usize, f64)> = self
             .points
             .iter()

@@ -6,6 +6,7 @@ use std::io::Cursor;
 use std::sync::Once;
 
 use image::{ImageFormat, RgbImage};
+use plotters::coord::ranged1d::Ranged;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -163,6 +164,101 @@ pub(crate) fn grouped_bars(
             .draw()?;
     }
     Ok(())
+}
+
+/// One line of a line chart's static copy, as its plotly trace draws it.
+pub(crate) struct Curve {
+    /// Legend name; empty for none.
+    pub name: String,
+    pub colour: RGBColor,
+    /// Dashed (plotly's `DashType::Dash`) rather than solid.
+    pub dashed: bool,
+    /// Dots on the points (plotly's `Mode::LinesMarkers`).
+    pub markers: bool,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The cartesian chart most static copies draw on: `f64` values on both axes, either of
+/// which may be logarithmic.
+pub(crate) type Chart<'a, 'b, X, Y> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<X, Y>>;
+
+/// Draws `curves` on `chart`, each named one entering the legend (drawn by [`legend`]).
+pub(crate) fn draw_curves<'a, 'b: 'a, X, Y>(
+    chart: &mut Chart<'a, 'b, X, Y>,
+    curves: &[Curve],
+) -> DrawResult
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for curve in curves {
+        let style = curve.colour.stroke_width(2);
+        let series = if curve.dashed {
+            chart.draw_series(DashedLineSeries::new(curve.points.clone(), 8, 5, style))?
+        } else {
+            chart.draw_series(LineSeries::new(curve.points.clone(), style))?
+        };
+        if !curve.name.is_empty() {
+            // A short stroke, broken in two when the line is dashed.
+            let gap_end = if curve.dashed { 10 } else { 6 };
+            series.label(curve.name.clone()).legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (6, 0)], style)
+                    + PathElement::new(vec![(gap_end, 0), (16, 0)], style)
+            });
+        }
+        if curve.markers {
+            chart.draw_series(
+                curve
+                    .points
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, curve.colour.filled())),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Draws the legend of the series labelled on `chart`, at `position`.
+pub(crate) fn legend<'a, 'b: 'a, X, Y>(
+    chart: &mut Chart<'a, 'b, X, Y>,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK.mix(0.3))
+        .label_font(text(12))
+        .draw()?;
+    Ok(())
+}
+
+/// The range of `values` with 5% room at either end, like plotly's autorange, or `fallback`
+/// without finite values; a single value gets room of its own size.
+pub(crate) fn padded_range(
+    values: impl IntoIterator<Item = f64>,
+    fallback: std::ops::Range<f64>,
+) -> std::ops::Range<f64> {
+    let (low, high) = values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if low > high {
+        return fallback;
+    }
+    let room = if high > low {
+        0.05 * (high - low)
+    } else {
+        0.05 * low.abs().max(1.0)
+    };
+    low - room..high + room
 }
 
 /// The name of the category at key point `x` (an index), or nothing between categories.

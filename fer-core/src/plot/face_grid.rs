@@ -5,7 +5,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use font8x8::UnicodeFonts;
-use image::{ImageFormat, Rgb, RgbImage};
+use image::{GrayImage, ImageFormat, Luma, Rgb, RgbImage};
 
 use crate::data::{Face, IMAGE_PIXELS, IMAGE_SIDE};
 use crate::error::{FerError, Result};
@@ -156,12 +156,16 @@ impl FaceGrid {
         image
     }
 
-    /// The grid as PNG bytes.
+    /// The grid as PNG bytes: 8-bit grey when every pixel is grey (faces, black captions and
+    /// a white background are), a third of the raw pixels of RGB; RGB otherwise.
     pub fn to_png(&self) -> Result<Vec<u8>> {
+        let image = self.render();
         let mut bytes = Cursor::new(Vec::new());
-        self.render()
-            .write_to(&mut bytes, ImageFormat::Png)
-            .map_err(|e| FerError::invalid_data("<face grid PNG>", e.to_string()))?;
+        let written = match grey_levels(&image) {
+            Some(grey) => grey.write_to(&mut bytes, ImageFormat::Png),
+            None => image.write_to(&mut bytes, ImageFormat::Png),
+        };
+        written.map_err(|e| FerError::invalid_data("<face grid PNG>", e.to_string()))?;
         Ok(bytes.into_inner())
     }
 
@@ -186,6 +190,17 @@ impl FaceGrid {
             Err(e) => println!("face grid: {e}"),
         }
     }
+}
+
+/// `image` as grey levels if every pixel is grey (r = g = b), else `None` (a colour would be
+/// lost).
+fn grey_levels(image: &RgbImage) -> Option<GrayImage> {
+    if !image.pixels().all(|Rgb([r, g, b])| r == g && g == b) {
+        return None;
+    }
+    Some(GrayImage::from_fn(image.width(), image.height(), |x, y| {
+        Luma([image.get_pixel(x, y).0[0]])
+    }))
 }
 
 /// Draws `text` with its top-left corner at (`left`, `top`), cut to `max_width` pixels.
@@ -264,8 +279,40 @@ mod tests {
             assert_eq!(image.get_pixel(right_edge + 1, top + side + y), &BACKGROUND);
         }
         let png = grid.to_png().unwrap();
-        let decoded = image::load_from_memory(&png).unwrap().to_rgb8();
-        assert_eq!(decoded, image);
+        let decoded = image::load_from_memory(&png).unwrap();
+        // Faces and black captions on white: stored as 8-bit grey, with no level lost.
+        assert_eq!(decoded.color(), image::ColorType::L8);
+        assert_eq!(decoded.to_rgb8(), image);
+    }
+
+    #[test]
+    fn grey_grids_are_smaller_as_grey_pngs_and_colour_stays_rgb() {
+        let mut grid = FaceGrid::new(4).unwrap().with_title("noise");
+        let mut level = 7u32;
+        for _ in 0..8 {
+            let mut face = [0u8; IMAGE_PIXELS];
+            for p in face.iter_mut() {
+                // A cheap pseudo-random texture, hard to compress like a real face.
+                level = level.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                *p = (level >> 16) as u8;
+            }
+            grid.push(&face, "face");
+        }
+        let grey = grid.to_png().unwrap();
+        let mut rgb = Cursor::new(Vec::new());
+        grid.render().write_to(&mut rgb, ImageFormat::Png).unwrap();
+        assert!(
+            grey.len() < rgb.get_ref().len(),
+            "{} vs {}",
+            grey.len(),
+            rgb.get_ref().len()
+        );
+
+        // One red pixel: the grid is no longer grey and keeps its colour.
+        let mut image = grid.render();
+        image.put_pixel(0, 0, Rgb([255, 0, 0]));
+        assert!(grey_levels(&image).is_none());
+        assert!(grey_levels(&grid.render()).is_some());
     }
 
     #[test]

@@ -33,10 +33,10 @@ mod tests {
     #[test]
     fn writes_a_standalone_page_with_plotly_js_and_the_data() {
         let cm = ConfusionMatrix::new(&[Happy, Sad, Sad], &[Happy, Sad, Happy]).unwrap();
-        let plot = confusion_heatmap(&cm, "standalone check");
+        let figure = confusion_heatmap(&cm, "standalone check");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("figures/confusion.html");
-        save_html(&plot, &path).unwrap();
+        save_html(figure.plot(), &path).unwrap();
         let html = std::fs::read_to_string(&path).unwrap();
         assert!(html.starts_with("<!doctype html>") || html.starts_with("<!DOCTYPE html>"));
         // plotly.js itself is inlined (no CDN script tag), so the page works offline.

@@ -183,7 +183,7 @@ pub fn build_report(
         page.section("training", "Training curves");
         for (name, history) in with_history {
             page.heading(3, name);
-            page.plot_tall(&training_curves(history), 900);
+            page.plot_tall(training_curves(history).plot(), 900);
         }
     }
 
@@ -196,11 +196,11 @@ pub fn build_report(
         ));
         let cm = &m.evaluation.confusion_matrix;
         page.plot_tall(
-            &confusion_heatmap(cm, &format!("{name}: confusion matrix")),
+            confusion_heatmap(cm, &format!("{name}: confusion matrix")).plot(),
             700,
         );
-        page.plot(&confused_pairs_bars(&most_confused_pairs(cm, 10), name));
-        page.plot(&confidence_distribution(truth, p.view(), name)?);
+        page.plot(confused_pairs_bars(&most_confused_pairs(cm, 10), name).plot());
+        page.plot(confidence_distribution(truth, p.view(), name)?.plot());
         page.grid(&confident_mistakes(&scored, p.view(), GALLERY_FACES)?.to_html_img()?);
         page.heading(3, "Hardest examples (highest loss)");
         let mut rows = String::from(
@@ -250,7 +250,7 @@ pub fn build_report(
         .iter()
         .map(|m| (m.name.as_str(), &m.evaluation.calibration))
         .collect();
-    page.plot_tall(&reliability_diagram(&calibrations), 800);
+    page.plot_tall(reliability_diagram(&calibrations).plot(), 800);
     if let Some(c) = &comparison {
         page.raw(&mcnemar_paragraph(c));
         page.grid(
