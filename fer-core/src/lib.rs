@@ -36,13 +36,16 @@ pub mod quick;
 pub mod report;
 
 pub use classifier::EmotionClassifier;
-// The libraries the course is about, re-exported so a notebook that depends on fer-core alone
-// uses the very versions fer-core was built with (`use fer_core::dfdx::prelude::*;`).
 pub use data::{Dataset, Face, Origin, Usage, IMAGE_PIXELS, IMAGE_SIDE};
-/// dfdx, the tensors and layers of the CNN.
-pub use dfdx;
 pub use emotion::Emotion;
 pub use error::{FerError, Result};
+
+// The libraries the course is about, re-exported so a notebook that depends on fer-core alone
+// uses the very versions fer-core was built with (`use fer_core::dfdx::prelude::*;`).
+/// dfdx, the tensors and layers of the CNN.
+pub use dfdx;
+/// image, the decoding of photos and face files.
+pub use image;
 /// linfa, the baseline's learning framework.
 pub use linfa;
 /// linfa's logistic regression, the baseline's classifier.

@@ -56,7 +56,13 @@ impl BaselineRun {
         let saved = self
             .saved
             .as_deref()
-            .map(|path| format!(" (saved in {})", shown_path(path)))
+            .and_then(|path| path.file_name())
+            .map(|name| {
+                format!(
+                    " (saved in fer's cache folder as baselines/{})",
+                    name.to_string_lossy()
+                )
+            })
             .unwrap_or_default();
         if self.fitted_now {
             format!("{what}: fitted in {:.1} s{saved}", self.seconds)
