@@ -155,13 +155,7 @@ pub(crate) fn grouped_bars(
         ))?;
     }
     if legend {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK.mix(0.3))
-            .label_font(text(12))
-            .draw()?;
+        self::legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
 }

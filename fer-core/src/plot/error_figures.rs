@@ -11,7 +11,7 @@ use crate::data::{Dataset, Face};
 use crate::emotion::Emotion;
 use crate::error::Result;
 use crate::eval::{check_probabilities, disagreements, predicted_labels, spread_disagreements};
-use crate::plot::bitmap::{category, text, with_title, Canvas, DrawResult};
+use crate::plot::bitmap::{category, legend, text, with_title, Canvas, DrawResult};
 use crate::plot::face_grid::FaceGrid;
 use crate::plot::figure::Figure;
 use crate::plot::palette::series_rgb;
@@ -188,14 +188,7 @@ fn box_groups(area: &Canvas, groups: &[(&str, Vec<Vec<f64>>)]) -> DrawResult {
             )?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK.mix(0.3))
-        .label_font(text(12))
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 /// Up to `count` faces where models A and B predict different emotions, each captioned
