@@ -145,7 +145,7 @@ fn untrained(arch: Arch, stats: &PixelStats) -> CnnModel {
 /// comparison would see mean and variance swapped, or the norm put before the ReLU: an
 /// untrained model's norms are the identity (mean 0, variance 1, scale 1, shift 0).
 fn perturb_seed_norms(model: &mut CnnModel) {
-    let Network::Seed(m) = &mut model.network else {
+    let Network::Seed(m) = model.network_mut() else {
         panic!("a seed model");
     };
     let dev = Cpu::seed_from_u64(1);

@@ -16,7 +16,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::best_model::BestModel;
 use super::config::{Arch, ModelConfig};
+use super::folded::FoldedBest;
 use super::model::{CnnModel, Network};
 use super::optimizer_state::OptimizerState;
 use super::seed_model::{SEED_CLASSES, SEED_INPUT_SIDE};
@@ -265,6 +267,54 @@ pub fn infer_throughput(
         one_face_ms: one_face_s * 1e3,
         views: tta.views().len(),
     })
+}
+
+/// Time of one inference step of the folded best network ([`FoldedBest::logits_timed`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerTime {
+    /// The step: a convolution (with its fused ReLU, or ReLU and pooling) and its output
+    /// shape, or "head" (global pooling and the dense layer).
+    pub layer: String,
+    /// Median milliseconds over the timed runs.
+    pub ms: f64,
+}
+
+/// Where the best network's inference spends its time: the median of `runs` timed forward
+/// passes (after one warm-up) of `batch` seeded random standardised images, step by step.
+pub fn infer_layer_times(batch: usize, runs: usize, seed: u64) -> Result<Vec<LayerTime>> {
+    if batch == 0 || runs == 0 {
+        return Err(FerError::invalid_parameter(
+            "batch",
+            "batch and runs must be at least 1",
+        ));
+    }
+    let dev = Cpu::seed_from_u64(seed);
+    let folded = FoldedBest::new(&BestModel::build(&dev)?);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let images = random_values(batch * IMAGE_PIXELS, &mut rng);
+    let mut laps: Vec<(String, Vec<f64>)> = Vec::new();
+    for run in 0..=runs {
+        let mut step = 0;
+        folded.logits_timed(&images, |layer, seconds| {
+            if run > 0 {
+                if laps.len() <= step {
+                    laps.push((layer.to_string(), Vec::new()));
+                }
+                laps[step].1.push(seconds);
+            }
+            step += 1;
+        });
+    }
+    Ok(laps
+        .into_iter()
+        .map(|(layer, mut seconds)| {
+            seconds.sort_by(f64::total_cmp);
+            LayerTime {
+                layer,
+                ms: seconds[seconds.len() / 2] * 1e3,
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

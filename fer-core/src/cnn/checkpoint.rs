@@ -42,7 +42,7 @@ pub fn save_checkpoint(dir: &Path, model: &CnnModel, history: &[EpochRecord]) ->
     let weights = dir.join(WEIGHTS_FILE);
     // safetensors writes by path, so give it a temporary name in the same folder and rename.
     let temporary = dir.join(format!(".{WEIGHTS_FILE}.tmp"));
-    let saved = match &model.network {
+    let saved = match model.network() {
         Network::Seed(m) => m.save_safetensors(&temporary),
         Network::Best(m) => m.save_safetensors(&temporary),
     };
@@ -77,7 +77,7 @@ pub fn load_checkpoint(dir: &Path) -> Result<CnnModel> {
     if !weights.is_file() {
         return Err(model_error(&weights, "missing weights file"));
     }
-    let loaded = match &mut model.network {
+    let loaded = match model.network_mut() {
         Network::Seed(m) => m.load_safetensors(&weights),
         Network::Best(m) => m.load_safetensors(&weights),
     };

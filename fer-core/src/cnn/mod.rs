@@ -7,6 +7,7 @@ pub mod checkpoint;
 #[cfg(test)]
 mod checkpoint_fuzz;
 pub mod config;
+pub mod folded;
 pub mod history;
 pub mod model;
 pub mod observer;
@@ -21,6 +22,7 @@ pub mod tta;
 pub use best_model::BestModel;
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use config::{Arch, DropoutRates, ModelConfig};
+pub use folded::FoldedBest;
 pub use history::EpochRecord;
 pub use model::{CnnModel, Network};
 pub use observer::{EachEpoch, Records, Silent, TrainObserver};

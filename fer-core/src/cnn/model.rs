@@ -1,6 +1,8 @@
 //! `CnnModel`: one of the architectures of [`Arch`] behind one interface, with the pixel
 //! statistics it was trained with, so inference preprocesses exactly as training did.
 
+use std::sync::OnceLock;
+
 use dfdx::nn::ZeroGrads;
 use dfdx::shapes::Const;
 use dfdx::tensor::{Cpu, Gradients, NoneTape, OwnedTape, TensorFromVec};
@@ -8,6 +10,7 @@ use ndarray::Array2;
 
 use super::best_model::BestModel;
 use super::config::{Arch, DropoutRates, ModelConfig};
+use super::folded::FoldedBest;
 use super::seed_model::{SeedInput, SeedLogits, SeedModel};
 use super::tta::{apply_view, Tta, View};
 use crate::data::{Face, PixelStats, IMAGE_PIXELS};
@@ -81,8 +84,11 @@ pub struct CnnModel {
     pub config: ModelConfig,
     /// Per-pixel statistics fitted on the training split; inputs are standardised with them.
     pub stats: PixelStats,
-    /// The weights.
-    pub network: Network,
+    /// The weights: [`Self::network`], and [`Self::network_mut`] to change them.
+    network: Network,
+    /// The best network folded for inference, built at the first classification after the
+    /// weights last changed (folding reads and rewrites every weight, so it is done once).
+    folded: OnceLock<Option<FoldedBest>>,
 }
 
 impl CnnModel {
@@ -92,7 +98,19 @@ impl CnnModel {
             config,
             stats,
             network: Network::build(config.arch, device)?,
+            folded: OnceLock::new(),
         })
+    }
+
+    /// The weights.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The weights, to train or load them (drops the copy folded for inference).
+    pub fn network_mut(&mut self) -> &mut Network {
+        self.folded = OnceLock::new();
+        &mut self.network
     }
 
     /// Standardises faces given as unit-range pixels (`[n * 2304]`, values in [0, 1], as the
@@ -107,22 +125,28 @@ impl CnnModel {
 
     /// Logits of standardised `[n * 2304]` pixels, in eval mode, row-major `[n, 7]`.
     pub fn logits(&self, device: &Cpu, standardized: Vec<f32>) -> Result<Vec<f32>> {
-        let n = standardized.len() / IMAGE_PIXELS;
-        let x =
-            device.try_tensor_from_vec(standardized, (n, Const::<1>, Const::<48>, Const::<48>))?;
-        Ok(self.network.forward_eval(x)?.as_vec())
+        match self.scorer() {
+            Scorer::Folded(folded) => Ok(folded.logits(&standardized)),
+            Scorer::Network(network) => network_logits(network, device, standardized, false),
+        }
     }
 
     /// Class probabilities of standardised `[n * 2304]` pixels, row-major `[n, 7]`.
     pub fn probabilities(&self, device: &Cpu, standardized: Vec<f32>) -> Result<Vec<f32>> {
-        let n = standardized.len() / IMAGE_PIXELS;
-        let x =
-            device.try_tensor_from_vec(standardized, (n, Const::<1>, Const::<48>, Const::<48>))?;
-        Ok(self
-            .network
-            .forward_eval(x)?
-            .try_softmax::<dfdx::shapes::Axis<1>>()?
-            .as_vec())
+        self.scorer().probabilities(device, standardized)
+    }
+
+    /// The fastest way to classify with these weights: the best network folded for inference,
+    /// the seed through dfdx.
+    fn scorer(&self) -> Scorer<'_> {
+        let folded = self.folded.get_or_init(|| match &self.network {
+            Network::Best(model) => Some(FoldedBest::new(model)),
+            Network::Seed(_) => None,
+        });
+        match folded {
+            Some(folded) => Scorer::Folded(folded),
+            None => Scorer::Network(&self.network),
+        }
     }
 
     /// Class probabilities of `faces`, in batches of [`INFERENCE_BATCH`], averaged over the
@@ -141,6 +165,7 @@ impl CnnModel {
             return Err(FerError::EmptyDataset("no faces to classify".to_string()));
         }
         let device = Cpu::default();
+        let scorer = self.scorer();
         let mut per_view = vec![Vec::with_capacity(faces.len() * Emotion::COUNT); views.len()];
         let indices: Vec<usize> = (0..faces.len()).collect();
         for chunk in indices.chunks(INFERENCE_BATCH) {
@@ -161,7 +186,7 @@ impl CnnModel {
                     }
                     moved
                 };
-                out.extend(self.probabilities(&device, input)?);
+                out.extend(scorer.probabilities(&device, input)?);
             }
         }
         per_view
@@ -205,6 +230,41 @@ impl CnnModel {
             })
             .collect())
     }
+}
+
+/// What classifies standardised images for [`CnnModel`].
+enum Scorer<'a> {
+    /// The best network with its batch norms folded into its convolutions.
+    Folded(&'a FoldedBest),
+    /// Any network through its dfdx eval forward pass.
+    Network(&'a Network),
+}
+
+impl Scorer<'_> {
+    /// Class probabilities of standardised `[n * 2304]` pixels, row-major `[n, 7]`.
+    fn probabilities(&self, device: &Cpu, standardized: Vec<f32>) -> Result<Vec<f32>> {
+        match self {
+            Scorer::Folded(folded) => Ok(folded.probabilities(&standardized)),
+            Scorer::Network(network) => network_logits(network, device, standardized, true),
+        }
+    }
+}
+
+/// `network`'s eval-mode logits of standardised pixels, or with `softmax` their probabilities.
+fn network_logits(
+    network: &Network,
+    device: &Cpu,
+    standardized: Vec<f32>,
+    softmax: bool,
+) -> Result<Vec<f32>> {
+    let n = standardized.len() / IMAGE_PIXELS;
+    let x = device.try_tensor_from_vec(standardized, (n, Const::<1>, Const::<48>, Const::<48>))?;
+    let logits = network.forward_eval(x)?;
+    Ok(if softmax {
+        logits.try_softmax::<dfdx::shapes::Axis<1>>()?.as_vec()
+    } else {
+        logits.as_vec()
+    })
 }
 
 /// The mean of per-view probabilities (`[n, 7]` each), summed in order: the same bits whether

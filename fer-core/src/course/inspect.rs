@@ -47,7 +47,7 @@ pub fn class_weight_table(train: &Dataset) -> Result<Table> {
 /// Trainable parameters of a CNN (weights and biases, batch-norm scales and shifts; not the
 /// batch norms' running statistics).
 pub fn parameter_count(model: &CnnModel) -> usize {
-    match &model.network {
+    match model.network() {
         Network::Seed(m) => m.as_ref().num_trainable_params(),
         Network::Best(m) => m.as_ref().num_trainable_params(),
     }

@@ -33,9 +33,9 @@ const BATCH: &str = "N";
 pub fn onnx_model(model: &CnnModel, metadata: &ExportMetadata) -> ModelProto {
     let mut g = GraphBuilder::new();
     let x = standardize(&mut g, INPUT_NAME, &model.stats); // [N, 1, 48, 48], standardised
-    let logits = network_logits(&mut g, &x, &model.network); // [N, 7]
-                                                             // The logits leave the graph under their documented name through an Identity, so the
-                                                             // last Gemm keeps its layer's name.
+    let logits = network_logits(&mut g, &x, model.network()); // [N, 7]
+                                                              // The logits leave the graph under their documented name through an Identity, so the
+                                                              // last Gemm keeps its layer's name.
     let logits = g.node_with_output(
         "Identity",
         "logits/Identity".into(),

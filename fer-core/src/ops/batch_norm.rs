@@ -369,6 +369,18 @@ impl NormState {
     }
 }
 
+/// Inference-mode batch norm as one affine map per channel, `y = a[c] x + b[c]`, from the
+/// running statistics: `a = scale / sqrt(running_var + epsilon)`, `b = shift - a * running_mean`.
+pub fn eval_coefficients<const C: usize>(norm: &BatchNorm2D<C, f32, Cpu>) -> (Vec<f32>, Vec<f32>) {
+    let (gamma, beta) = (norm.scale.as_vec(), norm.bias.as_vec());
+    let (mean, variance) = (norm.running_mean.as_vec(), norm.running_var.as_vec());
+    let a: Vec<f32> = (0..C)
+        .map(|c| gamma[c] / (f64::from(variance[c]) + norm.epsilon).sqrt() as f32)
+        .collect();
+    let b = (0..C).map(|c| beta[c] - a[c] * mean[c]).collect();
+    (a, b)
+}
+
 /// Inference-mode batch norm (running statistics), followed by `activation`.
 pub fn batch_norm2d_eval<B: Dim, const C: usize, H: Dim, W: Dim>(
     x: ChannelMaps<B, C, H, W, NoneTape>,
@@ -380,12 +392,7 @@ pub fn batch_norm2d_eval<B: Dim, const C: usize, H: Dim, W: Dim>(
     let x = x.try_contiguous()?;
     let mut x_data = Scratch::take(x.shape().num_elements());
     x.copy_into(&mut x_data);
-    let (gamma, beta) = (norm.scale.as_vec(), norm.bias.as_vec());
-    let (mean, variance) = (norm.running_mean.as_vec(), norm.running_var.as_vec());
-    let a: Vec<f32> = (0..C)
-        .map(|c| gamma[c] / (f64::from(variance[c]) + norm.epsilon).sqrt() as f32)
-        .collect();
-    let b: Vec<f32> = (0..C).map(|c| beta[c] - a[c] * mean[c]).collect();
+    let (a, b) = eval_coefficients(norm);
     Ok(x.device()
         .try_tensor_from_vec(affine(&x_data, plane, &a, &b, activation), shape)?)
 }

@@ -16,14 +16,16 @@ mod conv_layer;
 mod im2col;
 mod matmul;
 mod optimizer;
+mod padded_maps;
 mod pool;
 mod pool_layer;
 mod scratch;
+mod shifted_conv;
 pub mod tuning;
 mod winograd;
 
 pub use allocator::retain_freed_memory;
-pub use batch_norm::{batch_norm2d_eval, batch_norm2d_train, Activation};
+pub use batch_norm::{batch_norm2d_eval, batch_norm2d_train, eval_coefficients, Activation};
 pub use block_tail::{
     conv_norm_pool_dropout_train, conv_norm_train, norm_pool_dropout_train, ReluPlacement,
 };
@@ -32,5 +34,7 @@ pub use conv_layer::Conv2d;
 pub use im2col::WindowGeometry;
 pub use matmul::{matmul, MatMut, MatRef};
 pub use optimizer::{Optimizer, OptimizerKind, StateError, ADAM_BETAS, ADAM_EPS, SGD_MOMENTUM};
+pub use padded_maps::PaddedMaps;
 pub use pool::{avg_pool2d, global_avg_pool2d, max_pool2d};
 pub use pool_layer::{AvgPool2d, GlobalAvgPool, MaxPool2d};
+pub use shifted_conv::{conv3x3, ShiftedFilters};

@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use fer_core::cnn::bench::{
-    combined_gflops, gemm_roofline, infer_throughput, seed_conv_shapes, time_conv_layers,
-    train_step_throughput, TrainStepReport,
+    combined_gflops, gemm_roofline, infer_layer_times, infer_throughput, seed_conv_shapes,
+    time_conv_layers, train_step_throughput, TrainStepReport,
 };
 
 /// Arguments of `fer bench`.
@@ -102,6 +102,12 @@ struct InferArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
 
+    /// Also time each step of the best network's inference (a convolution with its fused
+    /// ReLU or ReLU and pooling, and the head), in batches and for one face: JSON fields
+    /// "layers" and "one_face_layers", milliseconds.
+    #[arg(long)]
+    layers: bool,
+
     /// Print one JSON object: {"faces_per_s", "batch", "one_face_ms", "views"}.
     #[arg(long)]
     json: bool,
@@ -118,10 +124,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn infer(args: InferArgs) -> anyhow::Result<()> {
     let tta = crate::evaluate::tta_from_args(args.tta, args.tta_crops)?;
     let report = infer_throughput(args.arch.into(), args.batch, args.batches, tta, args.seed)?;
+    let layers = if args.layers {
+        if !matches!(args.arch, Arch::Best) {
+            anyhow::bail!("--layers times the best network's folded inference: use --arch best");
+        }
+        let runs = 10 * args.batches;
+        Some((
+            infer_layer_times(args.batch, args.batches, args.seed)?,
+            infer_layer_times(1, runs, args.seed)?,
+        ))
+    } else {
+        None
+    };
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer(&mut out, &report)?;
+        let mut value = serde_json::to_value(report)?;
+        if let Some((batch, one)) = &layers {
+            value["layers"] = serde_json::to_value(batch)?;
+            value["one_face_layers"] = serde_json::to_value(one)?;
+        }
+        serde_json::to_writer(&mut out, &value)?;
     } else {
+        if let Some((batch, one)) = &layers {
+            writeln!(
+                out,
+                "{:<28} {:>12} {:>12}",
+                "step", "batch ms", "one face ms"
+            )?;
+            for (b, o) in batch.iter().zip(one) {
+                writeln!(out, "{:<28} {:>12.3} {:>12.3}", b.layer, b.ms, o.ms)?;
+            }
+        }
         write!(
             out,
             "{:?} inference on {} threads, TTA {} ({} view(s) per face): {:.1} faces/s in batches \

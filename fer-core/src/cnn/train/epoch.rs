@@ -78,7 +78,7 @@ impl<'a> Epochs<'a> {
             warmup_steps: (config.warmup_epochs * steps_per_epoch as f64).round() as usize,
             total_steps: steps_per_epoch * config.epochs,
             pixels: vec![0.0f32; config.batch_size * IMAGE_PIXELS],
-            grads: model.network.alloc_grads()?,
+            grads: model.network().alloc_grads()?,
         })
     }
 
@@ -128,7 +128,9 @@ impl<'a> Epochs<'a> {
             )?;
             let y = step_device.try_tensor_from_vec(targets, (batch, Const::<7>))?;
             let grads = std::mem::replace(&mut self.grads, Gradients::leaky());
-            let logits = model.network.forward_train(x.traced(grads), self.dropout)?;
+            let logits = model
+                .network_mut()
+                .forward_train(x.traced(grads), self.dropout)?;
             let logit_values = logits.as_vec();
             let loss = cross_entropy_with_logits_loss(logits, y);
             let loss_value = loss.array();
@@ -147,8 +149,8 @@ impl<'a> Epochs<'a> {
                 self.total_steps,
                 &position.plateau,
             );
-            optimizer.step(&mut model.network, &mut self.grads, learning_rate)?;
-            model.network.zero_grads(&mut self.grads)?;
+            optimizer.step(model.network_mut(), &mut self.grads, learning_rate)?;
+            model.network().zero_grads(&mut self.grads)?;
             position.step = step + 1;
             position.learning_rate = learning_rate;
             position.loss_sum += f64::from(loss_value);

@@ -158,7 +158,7 @@ pub(super) fn load_resumed(
                 ),
             });
         }
-        let optimizer = OptimizerState::load(&last.join(OPTIMIZER_FILE), &model.network, config)?;
+        let optimizer = OptimizerState::load(&last.join(OPTIMIZER_FILE), model.network(), config)?;
         (optimizer, position)
     } else {
         // A checkpoint saved before optimiser state was kept: continue after its last epoch
@@ -168,7 +168,7 @@ pub(super) fn load_resumed(
             plateau.observe(record.val_accuracy, config.plateau_patience);
         }
         (
-            OptimizerState::new(&model.network, config),
+            OptimizerState::new(model.network(), config),
             Position::start_of(history.len(), plateau, train_class_counts),
         )
     };

@@ -111,7 +111,7 @@ fn run(
                 PixelStats::fit(train)?,
                 &device,
             )?;
-            let optimizer = OptimizerState::new(&model.network, config);
+            let optimizer = OptimizerState::new(model.network(), config);
             Resumed {
                 model,
                 history: Vec::new(),
