@@ -37,7 +37,7 @@ pub struct TrainStepReport {
     pub images_per_s: f64,
     /// GFLOP/s of a large square sgemm through the `gemm` crate on all threads: the roofline.
     pub gemm_gflops: f64,
-    /// GFLOP/s of the seed's convolutions, forward and backward, at the benchmark's batch,
+    /// GFLOP/s of the chosen network's convolutions, forward and backward, at the benchmark's batch,
     /// counting a direct convolution's FLOPs: the Winograd layers do 2.25-6.25x fewer in their
     /// products, so this effective rate can pass the roofline.
     pub conv_gflops: f64,
@@ -98,14 +98,34 @@ pub fn gemm_roofline(size: usize, repeats: usize) -> f64 {
 
 /// The seed's five convolutions at `batch` images of 48x48 (stem, then the four blocks).
 pub fn seed_conv_shapes(batch: usize) -> Result<Vec<ConvShape>> {
+    conv_shapes(Arch::Seed, batch)
+}
+
+/// The convolutions of `arch` at `batch` images of 48x48, in order: the seed's five (stem,
+/// then its four blocks), or the best network's eight (two per block).
+pub fn conv_shapes(arch: Arch, batch: usize) -> Result<Vec<ConvShape>> {
     // (in channels, side, out channels, kernel, padding)
-    let layers = [
+    let seed = [
         (1, 48, 32, 3, 1),
         (32, 48, 64, 3, 1),
         (64, 24, 128, 5, 2),
         (128, 12, 512, 3, 1),
         (512, 6, 512, 3, 1),
     ];
+    let best = [
+        (1, 48, 32, 3, 1),
+        (32, 48, 32, 3, 1),
+        (32, 24, 64, 3, 1),
+        (64, 24, 64, 3, 1),
+        (64, 12, 128, 3, 1),
+        (128, 12, 128, 3, 1),
+        (128, 6, 256, 3, 1),
+        (256, 6, 256, 3, 1),
+    ];
+    let layers: &[(usize, usize, usize, usize, usize)] = match arch {
+        Arch::Seed => &seed,
+        Arch::Best => &best,
+    };
     layers
         .iter()
         .map(|&(c, side, o, k, p)| {

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use fer_core::cnn::bench::{
-    combined_gflops, gemm_roofline, infer_layer_times, infer_throughput, seed_conv_shapes,
+    combined_gflops, conv_shapes, gemm_roofline, infer_layer_times, infer_throughput,
     time_conv_layers, train_step_throughput, TrainStepReport,
 };
 
@@ -180,7 +180,7 @@ fn train_step(args: TrainStepArgs) -> anyhow::Result<()> {
         anyhow::bail!("invalid parameter `gemm-size`: must be at least 1");
     }
     let gemm_gflops = gemm_roofline(args.gemm_size, args.repeats);
-    let timings = time_conv_layers(&seed_conv_shapes(args.batch)?, args.repeats);
+    let timings = time_conv_layers(&conv_shapes(args.arch.into(), args.batch)?, args.repeats);
     let conv_gflops = combined_gflops(&timings);
     let (best_images_per_s, images_per_s) =
         train_step_throughput(args.arch.into(), args.batch, args.steps, args.seed)?;
@@ -205,7 +205,7 @@ fn train_step(args: TrainStepArgs) -> anyhow::Result<()> {
     writeln!(
         out,
         "{:<28} {:>10} {:>10} {:>10} {:>9}",
-        "seed conv layer", "fwd ms", "bwd ms", "GFLOP/s", "roofline"
+        "conv layer", "fwd ms", "bwd ms", "GFLOP/s", "roofline"
     )?;
     for t in &timings {
         let g = t.shape.geometry;
@@ -225,7 +225,8 @@ fn train_step(args: TrainStepArgs) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "all seed convolutions, forward+backward: {:.1} GFLOP/s = {:.0}% of the roofline",
+        "all {:?} convolutions, forward+backward: {:.1} GFLOP/s = {:.0}% of the roofline",
+        args.arch,
         conv_gflops,
         100.0 * conv_gflops / gemm_gflops
     )?;
