@@ -300,7 +300,8 @@ pub struct LayerTime {
 }
 
 /// Where the best network's inference spends its time: the median of `runs` timed forward
-/// passes (after one warm-up) of `batch` seeded random standardised images, step by step.
+/// passes (after one warm-up) of `batch` seeded random standardised images, step by step, the
+/// whole batch in one pass (the classifier sends 32 images at a time).
 pub fn infer_layer_times(batch: usize, runs: usize, seed: u64) -> Result<Vec<LayerTime>> {
     if batch == 0 || runs == 0 {
         return Err(FerError::invalid_parameter(

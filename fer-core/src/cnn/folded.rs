@@ -111,19 +111,19 @@ impl FoldedBest {
     pub fn logits_timed(&self, images: &[f32], mut lap: impl FnMut(&str, f64)) -> Vec<f32> {
         let n = images.len() / (INPUT_SIDE * INPUT_SIDE);
         let mut clock = Instant::now();
-        let mut lap = |step: &dyn Fn() -> String| {
-            lap(&step(), clock.elapsed().as_secs_f64());
+        let mut lap = |step: String| {
+            lap(&step, clock.elapsed().as_secs_f64());
             clock = Instant::now();
         };
         let mut x = PaddedMaps::from_nchw(images, n, 1, INPUT_SIDE);
-        lap(&|| "input".to_string());
+        lap("input".to_string());
         for (block, [first, second]) in self.blocks.iter().enumerate() {
             let side = x.side;
             let channels = first.filters.out_channels();
             let y = first.apply(&x, true);
-            lap(&|| format!("block{block}.conv1 {channels}x{side}x{side}"));
+            lap(format!("block{block}.conv1 {channels}x{side}x{side}"));
             x = second.apply(&y, false).relu_max_pool_2x2();
-            lap(&|| format!("block{block}.conv2+pool {channels}x{side}x{side}"));
+            lap(format!("block{block}.conv2+pool {channels}x{side}x{side}"));
         }
         let pooled = x.global_average(); // [n, 256]
         let classes = self.head_bias.len();
@@ -138,7 +138,7 @@ impl FoldedBest {
             true,
             1,
         );
-        lap(&|| "head".to_string());
+        lap("head".to_string());
         logits
     }
 

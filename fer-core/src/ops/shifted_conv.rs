@@ -12,10 +12,11 @@
 //! with `F_ky[(kx, c), o] = W[o, c, ky, kx]`: per `ky` one product of a strided view of the
 //! input (row `q` starts `C` values after row `q - 1`: the rows overlap) by a `3C x O` matrix.
 //! im2col would first copy the input nine times over. Forward passes of the best network's
-//! seven 3x3 layers with 32-256 input channels at batch 256 (2-core AVX-512 host), im2col +
-//! product against these products: 1.25-2.3 times as long (32->32 at 48x48: 141 against 75
-//! ms; 256->256 at 6x6: 148 against 68 ms, where Winograd F(2x2) took 76). Anchors whose window straddles an image's edge compute values that
-//! land on padding positions, which are set back to zero.
+//! seven 3x3 layers with 32-256 input channels at batch 256 (2-core AVX-512 host; the two
+//! measured half an hour apart, so roughly): im2col + product took 1.5-2.9 times as long as
+//! these products (32->32 at 48x48: 141 ms against 53 with the pooling pass included; 256->256
+//! at 6x6: 148 against 51, where Winograd F(2x2) took 76). Anchors whose window straddles an
+//! image's edge compute values that land on padding positions, which are set back to zero.
 //!
 //! The anchors run in chunks whose size depends on the layer's shape only, so the same input
 //! gives the same bits on any number of threads; chunks run in parallel, each product
