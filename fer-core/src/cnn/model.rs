@@ -125,10 +125,7 @@ impl CnnModel {
 
     /// Logits of standardised `[n * 2304]` pixels, in eval mode, row-major `[n, 7]`.
     pub fn logits(&self, device: &Cpu, standardized: Vec<f32>) -> Result<Vec<f32>> {
-        match self.scorer() {
-            Scorer::Folded(folded) => Ok(folded.logits(&standardized)),
-            Scorer::Network(network) => network_logits(network, device, standardized, false),
-        }
+        self.scorer().logits(device, standardized)
     }
 
     /// Class probabilities of standardised `[n * 2304]` pixels, row-major `[n, 7]`.
@@ -241,6 +238,14 @@ enum Scorer<'a> {
 }
 
 impl Scorer<'_> {
+    /// Logits of standardised `[n * 2304]` pixels, row-major `[n, 7]`.
+    fn logits(&self, device: &Cpu, standardized: Vec<f32>) -> Result<Vec<f32>> {
+        match self {
+            Scorer::Folded(folded) => Ok(folded.logits(&standardized)),
+            Scorer::Network(network) => network_logits(network, device, standardized, false),
+        }
+    }
+
     /// Class probabilities of standardised `[n * 2304]` pixels, row-major `[n, 7]`.
     fn probabilities(&self, device: &Cpu, standardized: Vec<f32>) -> Result<Vec<f32>> {
         match self {

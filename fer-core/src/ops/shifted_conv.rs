@@ -29,6 +29,7 @@ use rayon::prelude::*;
 
 use super::matmul::{matmul, MatMut, MatRef};
 use super::padded_maps::PaddedMaps;
+use super::scratch::Scratch;
 
 /// Fewest input channels for which the products read the input in place.
 const MIN_PRODUCT_CHANNELS: usize = 8;
@@ -129,7 +130,7 @@ pub fn conv3x3(
             } else {
                 // The windows copied out (9C values per anchor: little, with few channels),
                 // then one product with all nine taps.
-                let mut windows = vec![0.0f32; rows * 9 * c];
+                let mut windows = Scratch::take(rows * 9 * c);
                 for (row, window) in windows.chunks_exact_mut(9 * c).enumerate() {
                     for (ky, part) in window.chunks_exact_mut(3 * c).enumerate() {
                         part.copy_from_slice(
