@@ -1,6 +1,7 @@
 //! 2-D convolution as a dfdx tensor operation: forward pass and a backward pass registered on
-//! the tape, both as im2col + GEMM, or for 3x3 and 5x5 "same" layers as Winograd products
-//! ([`super::winograd`], chosen by [`ConvShape`]'s plan).
+//! the tape, both as im2col + GEMM, for 3x3 and 5x5 "same" layers as Winograd products
+//! ([`super::winograd`]), or for 3x3 "same" layers on square planes as shifted products on
+//! padded maps ([`super::shifted_layer`]), as [`ConvShape`]'s plan chooses.
 //!
 //! dfdx 0.13 has a convolution only behind its `nightly` feature, which no longer builds, so
 //! this op is written on dfdx's stable public API (`split_tape`, `Tape::add_backward_op`,
@@ -26,6 +27,7 @@ use rayon::prelude::*;
 use super::im2col::{col2im_add, im2col, WindowGeometry};
 use super::matmul::{matmul, MatMut, MatRef};
 use super::scratch::Scratch;
+use super::shifted_layer;
 use super::tuning::{
     PARALLEL_CHUNK_BYTES, PARALLEL_MAX_WEIGHT_BYTES, SERIAL_CHUNK_BYTES, SERIAL_FORWARD_CHUNK_BYTES,
 };
@@ -49,6 +51,9 @@ pub(crate) enum Plan {
     /// Winograd F(2x2, 3x3) or F(2x2, 5x5): 3x3 or 5x5 kernels, stride 1, "same" padding (see
     /// [`super::winograd`]).
     Winograd,
+    /// Three products of the padded input read in place: 3x3 kernels, stride 1, "same"
+    /// padding, square planes (see [`super::shifted_layer`]).
+    Shifted,
 }
 
 /// Everything about one convolution call that is not data: batch size, window geometry and
@@ -95,14 +100,16 @@ impl ConvShape {
     }
 
     fn plan_with(&self, serial_chunk_bytes: usize) -> Plan {
-        if winograd::pays_off(self) {
+        if shifted_layer::pays_off(self) {
+            Plan::Shifted
+        } else if winograd::pays_off(self) {
             Plan::Winograd
         } else {
             Plan::Im2col(self.im2col_plan(serial_chunk_bytes))
         }
     }
 
-    fn im2col_plan(&self, serial_chunk_bytes: usize) -> Im2colPlan {
+    pub(crate) fn im2col_plan(&self, serial_chunk_bytes: usize) -> Im2colPlan {
         let per_image = (self.geometry.col_rows() * self.geometry.out_plane() * 4).max(1);
         let threads = rayon::current_num_threads();
         let parallel =
@@ -160,6 +167,7 @@ pub(crate) fn forward_planned(
     assert_eq!(bias.len(), shape.out_channels);
     let plan = match plan {
         Plan::Winograd => return winograd::forward(input, weight, bias, shape, relu),
+        Plan::Shifted => return shifted_layer::forward(input, weight, bias, shape, relu),
         Plan::Im2col(plan) => plan,
     };
     let g = &shape.geometry;
@@ -284,6 +292,17 @@ pub(crate) fn backward_planned(
     let plan = match plan {
         Plan::Winograd => {
             return winograd::backward(
+                input,
+                weight,
+                grad_output,
+                shape,
+                grad_input,
+                grad_weight,
+                grad_bias,
+            )
+        }
+        Plan::Shifted => {
+            return shifted_layer::backward(
                 input,
                 weight,
                 grad_output,
@@ -650,7 +669,7 @@ mod tests {
     /// (batch, channels, height, width, filters, kernel, stride, padding): odd and even sizes,
     /// kernels 1/3/5, strides 1/2, paddings 0/1/2, batches 1, 3 and 7.
     type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
-    const CASES: [Case; 11] = [
+    const CASES: [Case; 14] = [
         (1, 1, 5, 5, 2, 1, 1, 0),
         // 3x3 and 5x5 "same" with enough channels that the layer itself picks Winograd; odd
         // height, odd width.
@@ -665,6 +684,11 @@ mod tests {
         (7, 3, 5, 6, 2, 5, 1, 0),
         // 3x3 "same" on a 6x6 plane: Winograd F(2x2, 3x3) (larger planes take F(4x4, 3x3)).
         (3, 2, 6, 6, 3, 3, 1, 1),
+        // 3x3 "same" on square planes, which the shifted plan supports: one channel (windows
+        // copied) and 8 (products in place) on small planes, and a layer that picks it itself.
+        (3, 1, 6, 6, 4, 3, 1, 1),
+        (2, 8, 5, 5, 3, 3, 1, 1),
+        (1, 8, 12, 12, 3, 3, 1, 1),
     ];
 
     fn shape_of(case: Case) -> ConvShape {
@@ -688,6 +712,9 @@ mod tests {
         }
         if winograd::supports(&s.geometry) {
             plans.push(Plan::Winograd);
+        }
+        if shifted_layer::supports(s) {
+            plans.push(Plan::Shifted);
         }
         plans
     }
@@ -734,6 +761,13 @@ mod tests {
                 assert_eq!(
                     s.plan(),
                     Plan::Winograd,
+                    "the op's own choice is checked here"
+                );
+            }
+            if case == CASES[13] {
+                assert_eq!(
+                    s.plan(),
+                    Plan::Shifted,
                     "the op's own choice is checked here"
                 );
             }

@@ -21,6 +21,7 @@ mod pool;
 mod pool_layer;
 mod scratch;
 mod shifted_conv;
+mod shifted_layer;
 pub mod tuning;
 mod winograd;
 

@@ -1,5 +1,6 @@
-//! 3x3 "same" convolution for inference on [`PaddedMaps`], as three matrix products that read
-//! the input where it lies.
+//! 3x3 "same" convolution on [`PaddedMaps`], as three matrix products that read the input
+//! where it lies, and its filter gradient the same way: inference runs it directly, training
+//! layers through [`super::shifted_layer`].
 //!
 //! In the padded layout the window of the pixel at position `p` starts at the anchor
 //! `q = p - row_width - 1`, and its row `ky` is the `3C` consecutive values from position
@@ -68,6 +69,27 @@ impl ShiftedFilters {
             in_channels,
             out_channels,
         }
+    }
+
+    /// The filters of the input gradient: `conv3x3` of the output gradient with these
+    /// (`O` input channels, `C` output channels) gives the input gradient, as
+    /// `dX[p, c] = Σ dY[p + (ky - 1, kx - 1), o] · W[o, c, 2 - ky, 2 - kx]` (the filters turned
+    /// half a circle, inputs and outputs swapped). `weight` is `O x C x 3 x 3`.
+    pub(crate) fn for_input_gradient(
+        weight: &[f32],
+        in_channels: usize,
+        out_channels: usize,
+    ) -> Self {
+        let (c_count, o_count) = (in_channels, out_channels);
+        let mut turned = vec![0.0f32; weight.len()];
+        for o in 0..o_count {
+            for c in 0..c_count {
+                for tap in 0..9 {
+                    turned[(c * o_count + o) * 9 + 8 - tap] = weight[(o * c_count + c) * 9 + tap];
+                }
+            }
+        }
+        Self::new(&turned, out_channels, in_channels)
     }
 
     /// Output channels.
@@ -176,6 +198,80 @@ pub fn conv3x3(
             }
         });
     out
+}
+
+/// Anchor ranges the filter gradient sums separately before adding them in order: a fixed
+/// number, so the bits do not depend on the threads, and enough to keep two cores busy.
+const FILTER_GRADIENT_PARTS: usize = 8;
+
+/// The filter gradient of [`conv3x3`], added to `grad_weight` (`O x C x 3 x 3`), and the bias
+/// gradient, added to `grad_bias`: `grad_output` is the gradient of its output, laid out like
+/// it, with zero on every padding position (so the anchors whose window straddles an edge
+/// contribute nothing), and `input` the forward input. Per window row `ky`,
+///
+/// ```text
+/// dF_ky[(kx, c), o] = Σ_q in[(q + ky * row_width) * C + (kx, c)] · dY[q + row_width + 1, o]
+/// ```
+///
+/// is one product of the transposed overlapping view the forward pass reads by the output
+/// gradient: no im2col copy here either.
+pub(crate) fn conv3x3_filter_gradient(
+    input: &PaddedMaps,
+    grad_output: &PaddedMaps,
+    grad_weight: &mut [f32],
+    grad_bias: &mut [f32],
+) {
+    let (c, o) = (input.channels, grad_output.channels);
+    assert_eq!(
+        (input.images, input.side),
+        (grad_output.images, grad_output.side)
+    );
+    assert_eq!(grad_weight.len(), o * c * 9, "filter gradient length");
+    assert_eq!(grad_bias.len(), o, "bias gradient length");
+    if input.images == 0 || input.side == 0 {
+        return;
+    }
+    let width = input.row_width();
+    let anchors = input.position(input.images - 1, input.side - 1, input.side - 1) - width;
+    let part = anchors.div_ceil(FILTER_GRADIENT_PARTS);
+    let dy = &grad_output.data[(width + 1) * o..][..anchors * o];
+    // Each part: [dF_0, dF_1, dF_2, db], then the parts added in order.
+    let parts: Vec<Vec<f32>> = dy
+        .par_chunks(part * o)
+        .enumerate()
+        .map(|(index, dy)| {
+            let (first, rows) = (index * part, dy.len() / o);
+            let mut sums = vec![0.0f32; 9 * c * o + o];
+            let (filters, bias) = sums.split_at_mut(9 * c * o);
+            for (ky, filter_row) in filters.chunks_exact_mut(3 * c * o).enumerate() {
+                matmul(
+                    MatMut::row_major(filter_row, 3 * c, o),
+                    MatRef::strided(&input.data[(first + ky * width) * c..], rows, 3 * c, c, 1).t(),
+                    MatRef::row_major(dy, rows, o),
+                    false,
+                    1,
+                );
+            }
+            for values in dy.chunks_exact(o) {
+                bias.iter_mut().zip(values).for_each(|(b, v)| *b += v);
+            }
+            sums
+        })
+        .collect();
+    let mut total = vec![0.0f32; 9 * c * o + o];
+    for sums in &parts {
+        total.iter_mut().zip(sums).for_each(|(t, s)| *t += s);
+    }
+    let (filters, bias) = total.split_at(9 * c * o);
+    for (ky, filter_row) in filters.chunks_exact(3 * c * o).enumerate() {
+        for (row, values) in filter_row.chunks_exact(o).enumerate() {
+            let (kx, channel) = (row / c, row % c);
+            for (out, &v) in values.iter().enumerate() {
+                grad_weight[((out * c + channel) * 3 + ky) * 3 + kx] += v;
+            }
+        }
+    }
+    grad_bias.iter_mut().zip(bias).for_each(|(g, b)| *g += b);
 }
 
 #[cfg(test)]

@@ -36,3 +36,22 @@ pub const WINOGRAD_MIN_CHANNELS: usize = 64;
 /// Target bytes of one chunk's transformed tiles (inputs, outputs and, backward, gradients):
 /// a little under the 32 MiB L3, so each product reads tiles the transform just wrote.
 pub const WINOGRAD_CHUNK_BYTES: usize = 24 << 20;
+
+/// Fewest input channels for which a training layer's 3x3 convolution runs as shifted
+/// products ([`super::shifted_layer`]). With one channel (the first layer) its window copy and
+/// the re-layouts cost more than im2col's K=9 product: at batch 64, 16.4 / 10.2 ms forward /
+/// backward against 9.0 / 8.3 (`fer bench train-step --arch best`, 2-core AVX-512 Xeon).
+pub const SHIFTED_MIN_CHANNELS: usize = 8;
+
+/// Smallest planes for which a training layer's 3x3 convolution runs as shifted products. On
+/// 6x6 planes a padded row is 7 positions for 6 pixels (36% of the products wasted) and
+/// Winograd F(2x2) does 2.25 times fewer multiply-adds: 256->256 at batch 64 took 24.0 / 54.3
+/// ms forward / backward shifted against 16.9 / 40.1 with Winograd; on 12x12 and larger the
+/// shifted products won (128->128 at 12x12: 17.4 / 28.2 against 19.9 / 41.7; 32->32 at 48x48:
+/// 25.6 / 43.7 against 34.4 / 63.2 for im2col; same bench and host).
+pub const SHIFTED_MIN_SIDE: usize = 12;
+
+/// Target bytes of one chunk's padded maps in a training layer's shifted convolution (the
+/// larger of its input and output): the batch goes through a few images at a time, so the
+/// padded copies do not add a batch-sized buffer or two to the step's peak memory.
+pub const SHIFTED_CHUNK_BYTES: usize = 4 << 20;
