@@ -688,7 +688,7 @@ mod tests {
         // copied) and 8 (products in place) on small planes, and a layer that picks it itself.
         (3, 1, 6, 6, 4, 3, 1, 1),
         (2, 8, 5, 5, 3, 3, 1, 1),
-        (1, 8, 12, 12, 3, 3, 1, 1),
+        (1, 8, 24, 24, 2, 3, 1, 1),
     ];
 
     fn shape_of(case: Case) -> ConvShape {

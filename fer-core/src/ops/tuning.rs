@@ -44,12 +44,15 @@ pub const WINOGRAD_CHUNK_BYTES: usize = 24 << 20;
 pub const SHIFTED_MIN_CHANNELS: usize = 8;
 
 /// Smallest planes for which a training layer's 3x3 convolution runs as shifted products. On
-/// 6x6 planes a padded row is 7 positions for 6 pixels (36% of the products wasted) and
-/// Winograd F(2x2) does 2.25 times fewer multiply-adds: 256->256 at batch 64 took 24.0 / 54.3
-/// ms forward / backward shifted against 16.9 / 40.1 with Winograd; on 12x12 and larger the
-/// shifted products won (128->128 at 12x12: 17.4 / 28.2 against 19.9 / 41.7; 32->32 at 48x48:
-/// 25.6 / 43.7 against 34.4 / 63.2 for im2col; same bench and host).
-pub const SHIFTED_MIN_SIDE: usize = 12;
+/// small planes the padding wastes more of the products (a 12x12 plane takes 13x13 positions, a
+/// 6x6 one 7x7) and Winograd does 2.25-4 times fewer multiply-adds. Forward / backward ms at
+/// batch 64 (`fer bench train-step`, 2-core AVX-512 Xeon, a noisy host: two rounds each),
+/// Winograd or im2col against shifted: 64->64 at 24x24 30.4 / 62.9 and 21.8 / 42.8 against
+/// 19.9 / 33.1 and 17.4 / 30.8; 32->32 at 48x48 (im2col) 29.5 / 60.6 and 27.1 / 63.0 against
+/// 29.9 / 47.5 and 26.2 / 48.5; but 128->128 at 12x12 16.2 / 32.8 and 12.3 / 25.5 against
+/// 17.7 / 47.7 and 16.2 / 30.1, the seed's 128->512 at 12x12 49.9 / 101.5 against 66.5 /
+/// 177.0, and 256->256 at 6x6 16.4 / 42.0 against 20.4 / 34.7 and 24.0 / 54.3.
+pub const SHIFTED_MIN_SIDE: usize = 24;
 
 /// Target bytes of one chunk's padded maps in a training layer's shifted convolution (the
 /// larger of its input and output): the batch goes through a few images at a time, so the
