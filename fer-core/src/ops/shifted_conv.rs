@@ -20,11 +20,12 @@
 //! image's edge compute values that land on padding positions, which are set back to zero.
 //!
 //! The anchors run in chunks whose size depends on the layer's shape only, so the same input
-//! gives the same bits on any number of threads; chunks run in parallel, each product
-//! single-threaded, and each chunk's bias, ReLU and padding are applied while its output is in
-//! cache. With fewer than [`MIN_PRODUCT_CHANNELS`] input channels (the network's first layer
-//! has one) the three products' inner dimension would be tiny: the windows are copied out
-//! (nine values per pixel and channel) and multiplied by all nine taps in one product.
+//! gives the same bits on any number of threads; chunks run in parallel (split by output
+//! channel too when a layer has few of them: one face), each product single-threaded, and
+//! each chunk's bias, ReLU and padding are applied while its output is in cache. With fewer
+//! than [`MIN_PRODUCT_CHANNELS`] input channels (the network's first layer has one) the three
+//! products' inner dimension would be tiny: the windows are copied out (nine values per pixel
+//! and channel) and multiplied by all nine taps in one product.
 
 use rayon::prelude::*;
 
@@ -373,9 +374,10 @@ mod tests {
     }
 
     /// Both strategies (copied windows for 1 and 3 input channels, in-place products for 8 and
-    /// 32, split by output channel for one small face) against the f64 reference, on batches of one and several images, planes from 1x1
-    /// to 13x13 (odd, even, smaller than the window), with and without ReLU: within 1e-5 of
-    /// the output's scale; every padding position stays zero.
+    /// 32, split by output channel for one small face) against the f64 reference, on batches
+    /// of one and several images, planes from 1x1 to 13x13 (odd, even, smaller than the
+    /// window), with and without ReLU: within 1e-5 of the output's scale; every padding
+    /// position stays zero.
     #[test]
     fn matches_the_f64_reference_and_keeps_padding_zero() {
         for &(images, c_count, o_count, side) in &[
