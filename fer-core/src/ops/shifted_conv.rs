@@ -183,22 +183,22 @@ pub fn conv3x3(
             if c >= MIN_PRODUCT_CHANNELS && columns == o {
                 products(dst, 0);
             } else if c >= MIN_PRODUCT_CHANNELS {
-                let parts: Vec<(usize, Scratch)> = (0..o)
-                    .step_by(columns)
-                    .collect::<Vec<_>>()
+                // Each block of output channels into its own buffer, then copied into place.
+                let parts: Vec<Scratch> = (0..o.div_ceil(columns))
                     .into_par_iter()
-                    .map(|first_column| {
+                    .map(|block| {
+                        let first_column = block * columns;
                         let mut part = Scratch::take(rows * columns.min(o - first_column));
                         products(&mut part, first_column);
-                        (first_column, part)
+                        part
                     })
                     .collect();
-                for (first_column, part) in &parts {
+                for (block, part) in parts.iter().enumerate() {
                     let part_columns = part.len() / rows;
                     for (values, part_values) in
                         dst.chunks_exact_mut(o).zip(part.chunks_exact(part_columns))
                     {
-                        values[*first_column..][..part_columns].copy_from_slice(part_values);
+                        values[block * columns..][..part_columns].copy_from_slice(part_values);
                     }
                 }
             } else {
