@@ -3,7 +3,7 @@
 //! expose the bytes it ships).
 //!
 //! The file is `model/seeta_fd_frontal_v1.0.bin` of the `rustface` package that this build
-//! resolved: asked of `cargo metadata` (the same Cargo and lockfile as the build, offline), not
+//! resolved: asked of `cargo metadata` (the same Cargo and lockfile as the build), not
 //! guessed from a registry path. `FER_SEETA_MODEL=/path/to/seeta_fd_frontal_v1.0.bin` overrides
 //! the search (a vendored build, say). The build fails, naming what it tried, if neither works.
 
@@ -41,21 +41,32 @@ fn from_cargo_metadata() -> Result<PathBuf, String> {
             .join("Cargo.toml");
     // Only the packages of the platform being built: offline, cargo metadata fails on any
     // package of the lockfile not yet downloaded, and a fresh machine's build downloads only
-    // this platform's (measured: android_system_properties stopped it).
+    // this platform's (measured: android_system_properties stopped it). A fresh machine's
+    // release build has not downloaded the dev-dependencies either (criterion's `anes` stopped
+    // `cargo run --release`), so offline failing, it asks again with the registry allowed.
     let target = std::env::var("TARGET").map_err(|_| "no TARGET")?;
-    let out = Command::new(cargo)
-        .args([
+    let metadata = |offline: bool| {
+        let mut command = Command::new(&cargo);
+        command.args([
             "metadata",
             "--format-version",
             "1",
-            "--offline",
             "--filter-platform",
             &target,
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .output()
-        .map_err(|e| format!("running cargo metadata: {e}"))?;
+        ]);
+        if offline {
+            command.arg("--offline");
+        }
+        command
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .output()
+            .map_err(|e| format!("running cargo metadata: {e}"))
+    };
+    let mut out = metadata(true)?;
+    if !out.status.success() {
+        out = metadata(false)?;
+    }
     if !out.status.success() {
         return Err(format!(
             "cargo metadata failed: {}",

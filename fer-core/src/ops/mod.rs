@@ -22,6 +22,7 @@ mod pool_layer;
 mod scratch;
 mod shifted_conv;
 mod shifted_layer;
+mod small_plane_conv;
 pub mod tuning;
 mod winograd;
 

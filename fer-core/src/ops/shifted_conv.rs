@@ -25,13 +25,17 @@
 //! each chunk's bias, ReLU and padding are applied while its output is in cache. With fewer
 //! than [`MIN_PRODUCT_CHANNELS`] input channels (the network's first layer has one) the three
 //! products' inner dimension would be tiny: the windows are copied out (nine values per pixel
-//! and channel) and multiplied by all nine taps in one product.
+//! and channel) and multiplied by all nine taps in one product. So are the pixels' windows on
+//! planes of [`SMALL_PLANE_MAX_SIDE`] and smaller ([`super::small_plane_conv`]), where the
+//! products would spend a third of their work on padding.
 
 use rayon::prelude::*;
 
 use super::matmul::{matmul, MatMut, MatRef};
 use super::padded_maps::PaddedMaps;
 use super::scratch::Scratch;
+use super::small_plane_conv::conv3x3_gathered;
+use super::tuning::SMALL_PLANE_MAX_SIDE;
 
 /// Fewest input channels for which the products read the input in place.
 const MIN_PRODUCT_CHANNELS: usize = 8;
@@ -143,6 +147,9 @@ pub fn conv3x3(
     let (c, o) = (filters.in_channels, filters.out_channels);
     if input.images == 0 || input.side == 0 {
         return PaddedMaps::zeros(input.images, input.side, o);
+    }
+    if c >= MIN_PRODUCT_CHANNELS && input.side <= SMALL_PLANE_MAX_SIDE {
+        return conv3x3_gathered(input, &filters.weight, bias, relu);
     }
     let mut out = PaddedMaps::unfilled(input.images, input.side, o);
     let width = input.row_width();
@@ -373,10 +380,10 @@ mod tests {
             .collect()
     }
 
-    /// Both strategies (copied windows for 1 and 3 input channels, in-place products for 8 and
-    /// 32, split by output channel for one small face) against the f64 reference, on batches
-    /// of one and several images, planes from 1x1 to 13x13 (odd, even, smaller than the
-    /// window), with and without ReLU: within 1e-5 of the output's scale; every padding
+    /// Every strategy (copied windows for 1 and 3 input channels and for planes of 6x6 and
+    /// smaller, in-place products for 8 and 32 channels, split by output channel for one
+    /// small face) against the f64 reference, on batches of one and several images, planes
+    /// from 1x1 to 13x13 (odd, even, smaller than the window), with and without ReLU: within 1e-5 of the output's scale; every padding
     /// position stays zero.
     #[test]
     fn matches_the_f64_reference_and_keeps_padding_zero() {
@@ -388,9 +395,15 @@ mod tests {
             (5, 32, 24, 13),
             (2, 16, 8, 1),
             (4, 8, 3, 2),
-            // One face's small planes: products split by output channel, evenly and not.
+            // Small planes, their windows copied: one face split by output channel, evenly
+            // and not; batches in one task and (64 channels: 12 images a task) in four.
             (1, 8, 128, 6),
             (1, 8, 200, 5),
+            (9, 16, 70, 6),
+            (17, 8, 16, 3),
+            (40, 64, 8, 6),
+            // One face's 12x12 plane: in-place products split by output channel.
+            (1, 8, 128, 12),
         ] {
             let x = values(images * c_count * side * side, 1);
             let w = values(o_count * c_count * 9, 2);

@@ -58,3 +58,13 @@ pub const SHIFTED_MIN_SIDE: usize = 24;
 /// larger of its input and output): the batch goes through a few images at a time, so the
 /// padded copies do not add a batch-sized buffer or two to the step's peak memory.
 pub const SHIFTED_CHUNK_BYTES: usize = 4 << 20;
+
+/// Largest planes on which inference's 3x3 convolutions with 8 or more input channels copy
+/// out the pixels' windows ([`super::small_plane_conv`]) instead of reading them in place:
+/// a 6x6 plane takes 7x7 padded positions. The best network's 256-channel 6x6 layers at batch
+/// 256 (`fer bench infer --layers`, medians of three alternating rounds, 2-core AVX-512 AMD
+/// EPYC): 128->256 36.8 -> 28.5 ms, 256->256 with its pooling 75.1 -> 58.6 ms, 648 -> 706
+/// faces/s in all. On 12x12 planes the copy costs more than the padding (a 13x13 plane wastes
+/// 15%): 128->128 at 12x12 with its pooling went from about 48 to 64-75 ms, 64->128 from 25
+/// to 36-42 (2-core AVX-512 Xeon).
+pub const SMALL_PLANE_MAX_SIDE: usize = 6;
