@@ -5,9 +5,16 @@
 //! `a bias + b`. Folded, each block is a convolution with its ReLU applied as the output is
 //! written, then a convolution whose output goes through ReLU and 2x2 max pooling in one pass.
 //! The maps stay in the padded channels-last layout of [`PaddedMaps`] from the first layer to
-//! the last, where [`conv3x3`] reads each window in place (no im2col copy): per block three
-//! passes over the activations instead of the dfdx path's five plus its copies, and no pooling
-//! indices, which only the backward pass needs.
+//! the last, where each convolution reads its input in place (no im2col copy): as Winograd
+//! tiles ([`conv3x3_winograd`]) on the planes and channel counts where that pays, elsewhere as
+//! products over each window ([`conv3x3`]). Per block three passes over the activations
+//! instead of the dfdx path's five plus its copies, and no pooling indices, which only the
+//! backward pass needs.
+//!
+//! Winograd took the shipped model from about 760 to about 1190 faces/s in batches of 256
+//! (`fer bench infer --arch best`, 2-core AVX-512 AMD EPYC; the layers in
+//! [`crate::ops::tuning::WINOGRAD_MAPS_MIN_IN_CHANNELS`]), with the same 2,501 PrivateTest,
+//! 2,476 PublicTest faces right.
 //!
 //! Measured on the shipped model (2-core AVX-512 host, same sitting): `fer evaluate --split
 //! private-test` 14.9 -> 5.8 s and peak memory 501 -> 154 MB, the same 2,501 of 3,589 faces
@@ -20,8 +27,9 @@ use dfdx::nn::modules::BatchNorm2D;
 use dfdx::tensor::{AsArray, Cpu};
 
 use super::best_model::{BestModel, VggBlock};
-use crate::ops::{conv3x3, eval_coefficients, Conv2d, PaddedMaps, ShiftedFilters};
+use crate::ops::{conv3x3, conv3x3_winograd, eval_coefficients, Conv2d, PaddedMaps};
 use crate::ops::{matmul, MatMut, MatRef};
+use crate::ops::{ShiftedFilters, WinogradFilters};
 
 /// Side of the network's input images.
 const INPUT_SIDE: usize = 48;
@@ -32,11 +40,20 @@ const INPUT_SIDE: usize = 48;
 /// of 32 images and 32 channels is about 10 MB, which the L3 cache holds.
 const SUB_BATCH: usize = 32;
 
+/// A layer's filters in the form its convolution runs in.
+#[derive(Debug, Clone)]
+enum Filters {
+    /// Winograd tiles, where they run on the layer's planes ([`WinogradFilters::for_plane`]).
+    Winograd(WinogradFilters),
+    /// In-place products everywhere else.
+    Shifted(ShiftedFilters),
+}
+
 /// One 3x3 "same" convolution with its batch norm folded in.
 #[derive(Debug, Clone)]
 struct FoldedConv {
     /// The filters, each scaled by its channel's `a`.
-    filters: ShiftedFilters,
+    filters: Filters,
     /// `a * bias + b`.
     bias: Vec<f32>,
 }
@@ -45,6 +62,7 @@ impl FoldedConv {
     fn new<const I: usize, const O: usize>(
         conv: &Conv2d<I, O, 3, 1, 1>,
         norm: &BatchNorm2D<O, f32, Cpu>,
+        side: usize,
     ) -> Self {
         let (a, b) = eval_coefficients(norm);
         let mut weight = conv.weight.as_vec();
@@ -52,14 +70,21 @@ impl FoldedConv {
             filter.iter_mut().for_each(|w| *w *= scale);
         }
         let bias = conv.bias.array();
+        let filters = match WinogradFilters::for_plane(&weight, I, O, side) {
+            Some(winograd) => Filters::Winograd(winograd),
+            None => Filters::Shifted(ShiftedFilters::new(&weight, I, O)),
+        };
         FoldedConv {
-            filters: ShiftedFilters::new(&weight, I, O),
+            filters,
             bias: (0..O).map(|o| a[o] * bias[o] + b[o]).collect(),
         }
     }
 
     fn apply(&self, x: &PaddedMaps, relu: bool) -> PaddedMaps {
-        conv3x3(x, &self.filters, &self.bias, relu)
+        match &self.filters {
+            Filters::Winograd(filters) => conv3x3_winograd(x, filters, &self.bias, relu),
+            Filters::Shifted(filters) => conv3x3(x, filters, &self.bias, relu),
+        }
     }
 }
 
@@ -74,10 +99,13 @@ pub struct FoldedBest {
     head_bias: Vec<f32>,
 }
 
-fn fold_block<const I: usize, const O: usize>(block: &VggBlock<I, O>) -> [FoldedConv; 2] {
+fn fold_block<const I: usize, const O: usize>(
+    block: &VggBlock<I, O>,
+    side: usize,
+) -> [FoldedConv; 2] {
     [
-        FoldedConv::new(&block.conv1, &block.norm1),
-        FoldedConv::new(&block.conv2, &block.norm2),
+        FoldedConv::new(&block.conv1, &block.norm1, side),
+        FoldedConv::new(&block.conv2, &block.norm2, side),
     ]
 }
 
@@ -87,10 +115,10 @@ impl FoldedBest {
         let (b0, b1, b2, b3) = &model.blocks;
         FoldedBest {
             blocks: vec![
-                fold_block(b0),
-                fold_block(b1),
-                fold_block(b2),
-                fold_block(b3),
+                fold_block(b0, INPUT_SIDE),
+                fold_block(b1, INPUT_SIDE / 2),
+                fold_block(b2, INPUT_SIDE / 4),
+                fold_block(b3, INPUT_SIDE / 8),
             ],
             head_weight: model.head.weight.as_vec(),
             head_bias: model.head.bias.as_vec(),
@@ -119,7 +147,7 @@ impl FoldedBest {
         lap("input".to_string());
         for (block, [first, second]) in self.blocks.iter().enumerate() {
             let side = x.side;
-            let channels = first.filters.out_channels();
+            let channels = first.bias.len();
             let y = first.apply(&x, true);
             lap(format!("block{block}.conv1 {channels}x{side}x{side}"));
             x = second.apply(&y, false).relu_max_pool_2x2();

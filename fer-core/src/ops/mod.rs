@@ -25,6 +25,7 @@ mod shifted_layer;
 mod small_plane_conv;
 pub mod tuning;
 mod winograd;
+mod winograd_maps;
 
 pub use allocator::retain_freed_memory;
 pub use batch_norm::{batch_norm2d_eval, batch_norm2d_train, eval_coefficients, Activation};
@@ -40,3 +41,4 @@ pub use padded_maps::PaddedMaps;
 pub use pool::{avg_pool2d, global_avg_pool2d, max_pool2d};
 pub use pool_layer::{AvgPool2d, GlobalAvgPool, MaxPool2d};
 pub use shifted_conv::{conv3x3, ShiftedFilters};
+pub use winograd_maps::{conv3x3_winograd, WinogradFilters};

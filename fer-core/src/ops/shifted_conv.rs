@@ -97,11 +97,6 @@ impl ShiftedFilters {
         Self::new(&turned, out_channels, in_channels)
     }
 
-    /// Output channels.
-    pub fn out_channels(&self) -> usize {
-        self.out_channels
-    }
-
     /// The `3C x O` matrix of window row `ky`.
     fn row(&self, ky: usize) -> &[f32] {
         let len = 3 * self.in_channels * self.out_channels;
@@ -334,12 +329,12 @@ pub(crate) fn conv3x3_filter_gradient(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// f64 nested-loop reference: "same" 3x3 convolution of NCHW images, then the bias and
     /// optionally ReLU.
-    fn reference(
+    pub(in crate::ops) fn reference(
         x: &[f32],
         w: &[f32],
         b: &[f32],
@@ -374,7 +369,7 @@ mod tests {
         out
     }
 
-    fn values(len: usize, salt: usize) -> Vec<f32> {
+    pub(in crate::ops) fn values(len: usize, salt: usize) -> Vec<f32> {
         (0..len)
             .map(|i| ((i * 7919 + salt * 104_729) % 2001) as f32 / 1000.0 - 1.0)
             .collect()

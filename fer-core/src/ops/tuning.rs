@@ -68,3 +68,19 @@ pub const SHIFTED_CHUNK_BYTES: usize = 4 << 20;
 /// 15%): 128->128 at 12x12 with its pooling went from about 48 to 64-75 ms, 64->128 from 25
 /// to 36-42 (2-core AVX-512 Xeon).
 pub const SMALL_PLANE_MAX_SIDE: usize = 6;
+
+/// Fewest input and output channels for which inference's 3x3 convolutions run as Winograd
+/// products on the padded maps ([`super::winograd_maps`]): a tile's transforms cost in
+/// proportion to `C + O`, the multiply-adds they save to `C * O`. The best network at batch 256
+/// (`fer bench infer --layers`, two rounds, 2-core AVX-512 AMD EPYC), in-place products ->
+/// Winograd: 32->32 at 48x48 with its pooling 58 -> 66 ms (so it stays), 32->64 at 24x24 28 ->
+/// 23, 64->64 at 24x24 57 -> 35, 64->128 at 12x12 30 -> 13.5, 128->128 61 -> 23, 128->256 at
+/// 6x6 (F(2x2)) 26 -> 15, 256->256 53 -> 28; 760 -> 1190 faces/s in all.
+pub const WINOGRAD_MAPS_MIN_IN_CHANNELS: usize = 32;
+
+/// See [`WINOGRAD_MAPS_MIN_IN_CHANNELS`].
+pub const WINOGRAD_MAPS_MIN_OUT_CHANNELS: usize = 64;
+
+/// Target bytes of one chunk's input tiles and products in [`super::winograd_maps`]: a
+/// quarter of the 32 MiB L3. The same benchmark: 1180 faces/s at 8 MiB, 1090 at 2 and at 24.
+pub const WINOGRAD_MAPS_CHUNK_BYTES: usize = 8 << 20;

@@ -51,7 +51,7 @@ pub(crate) fn pays_off(shape: &ConvShape) -> bool {
 
 /// The one-dimensional transforms of F(M, R), with `A = M + R - 1` points; the two-dimensional
 /// ones apply them to the columns and then the rows of a tile ([`sandwich`]).
-trait Transforms<const M: usize, const R: usize, const A: usize> {
+pub(super) trait Transforms<const M: usize, const R: usize, const A: usize> {
     /// `Bᵀ v`: an input window to tile positions.
     fn input(v: [f32; A]) -> [f32; A];
     /// `G v`: a filter row to tile positions.
@@ -65,7 +65,7 @@ trait Transforms<const M: usize, const R: usize, const A: usize> {
 }
 
 /// F(2, 3): points 0, 1, -1 and infinity.
-struct F2x3;
+pub(super) struct F2x3;
 
 impl Transforms<2, 3, 4> for F2x3 {
     /// `Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]`.
@@ -100,7 +100,7 @@ impl Transforms<2, 3, 4> for F2x3 {
 }
 
 /// F(4, 3): points 0, 1, -1, 2, -2 and infinity; the matrices written out term by term.
-struct F4x3;
+pub(super) struct F4x3;
 
 impl Transforms<4, 3, 6> for F4x3 {
     #[inline(always)]
@@ -381,7 +381,12 @@ fn store_block<const M: usize>(
 
 /// The filter transforms `G g Gᵀ` of a `rows x cols` grid of `R x R` filters (`filter(row, col)`),
 /// laid out `[row][ξ][col]`.
-fn filter_tiles<W: Transforms<M, R, A>, const M: usize, const R: usize, const A: usize>(
+pub(super) fn filter_tiles<
+    W: Transforms<M, R, A>,
+    const M: usize,
+    const R: usize,
+    const A: usize,
+>(
     rows: usize,
     cols: usize,
     filter: impl Fn(usize, usize) -> [[f32; R]; R] + Sync,
@@ -402,13 +407,24 @@ fn filter_tiles<W: Transforms<M, R, A>, const M: usize, const R: usize, const A:
 
 /// Filter `(o, c)` of an `O x C x R x R` weight.
 #[inline(always)]
-fn kernel<const R: usize>(weight: &[f32], channels: usize, o: usize, c: usize) -> [[f32; R]; R] {
+pub(super) fn kernel<const R: usize>(
+    weight: &[f32],
+    channels: usize,
+    o: usize,
+    c: usize,
+) -> [[f32; R]; R] {
     let f = &weight[(o * channels + c) * R * R..][..R * R];
     std::array::from_fn(|r| std::array::from_fn(|s| f[R * r + s]))
 }
 
 /// `U[ξ]` (`rows x cols`) as a view of [`filter_tiles`]' layout.
-fn filter_matrix(u: &[f32], xi: usize, rows: usize, cols: usize, positions: usize) -> MatRef<'_> {
+pub(super) fn filter_matrix(
+    u: &[f32],
+    xi: usize,
+    rows: usize,
+    cols: usize,
+    positions: usize,
+) -> MatRef<'_> {
     MatRef::strided(&u[xi * cols..], rows, cols, positions * cols, 1)
 }
 
