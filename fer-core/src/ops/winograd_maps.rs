@@ -96,7 +96,7 @@ pub fn conv3x3_winograd(
 /// each unit vector gives a column.
 fn matrix_of<const K: usize, const N: usize>(f: impl Fn([f32; K]) -> [f32; N]) -> [[f32; K]; N] {
     let columns: [[f32; N]; K] =
-        std::array::from_fn(|k| f(std::array::from_fn(|i| (i == k) as u8 as f32)));
+        std::array::from_fn(|k| f(std::array::from_fn(|i| if i == k { 1.0 } else { 0.0 })));
     std::array::from_fn(|n| std::array::from_fn(|k| columns[k][n]))
 }
 
@@ -122,6 +122,7 @@ fn combine<const K: usize>(row: &[f32; K], inputs: &[&[f32]; K], output: &mut [f
     }
 }
 
+/// [`conv3x3_winograd`] with F(`M` x `M`, 3x3), whose tiles are `A x A`.
 fn convolve<W: Transforms<M, 3, A>, const M: usize, const A: usize>(
     input: &PaddedMaps,
     filters: &WinogradFilters,
