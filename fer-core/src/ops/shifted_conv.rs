@@ -369,6 +369,32 @@ pub(super) mod tests {
         out
     }
 
+    /// `out` against the f64 `reference` within 1e-5 of the output's scale, and every padding
+    /// position of `out` zero.
+    pub(in crate::ops) fn assert_matches_reference(
+        out: &PaddedMaps,
+        expected: &[f64],
+        (images, c_count, o_count, side): (usize, usize, usize, usize),
+    ) {
+        let scale = expected.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for n in 0..images {
+            for y in 0..side {
+                for xx in 0..side {
+                    for (o, &got) in out.pixel(n, y, xx).iter().enumerate() {
+                        let want = expected[((n * o_count + o) * side + y) * side + xx];
+                        assert!(
+                            (f64::from(got) - want).abs() <= 1e-5 * scale,
+                            "{images}x{c_count}->{o_count} at {side}: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+        for p in (0..out.positions()).filter(|&p| out.is_padding(p)) {
+            assert!(out.data[p * o_count..][..o_count].iter().all(|&v| v == 0.0));
+        }
+    }
+
     pub(in crate::ops) fn values(len: usize, salt: usize) -> Vec<f32> {
         (0..len)
             .map(|i| ((i * 7919 + salt * 104_729) % 2001) as f32 / 1000.0 - 1.0)
@@ -409,23 +435,7 @@ pub(super) mod tests {
                 // Stale pooled buffers are NaN: every output position must be written.
                 super::super::scratch::poison_this_thread();
                 let out = conv3x3(&input, &ShiftedFilters::new(&w, c_count, o_count), &b, relu);
-                let scale = expected.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-                for n in 0..images {
-                    for y in 0..side {
-                        for xx in 0..side {
-                            for (o, &got) in out.pixel(n, y, xx).iter().enumerate() {
-                                let want = expected[((n * o_count + o) * side + y) * side + xx];
-                                assert!(
-                                    (f64::from(got) - want).abs() <= 1e-5 * scale,
-                                    "{images}x{c_count}->{o_count} at {side}: {got} vs {want}"
-                                );
-                            }
-                        }
-                    }
-                }
-                for p in (0..out.positions()).filter(|&p| out.is_padding(p)) {
-                    assert!(out.data[p * o_count..][..o_count].iter().all(|&v| v == 0.0));
-                }
+                assert_matches_reference(&out, &expected, (images, c_count, o_count, side));
             }
         }
     }

@@ -242,7 +242,7 @@ fn convolve<W: Transforms<M, 3, A>, const M: usize, const A: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::shifted_conv::tests::{reference, values};
+    use super::super::shifted_conv::tests::{assert_matches_reference, reference, values};
     use super::*;
 
     /// F(4x4) (sides 4, 12, 24) and F(2x2) (sides 2, 6) against the f64 reference, for one
@@ -270,23 +270,7 @@ mod tests {
                 // Stale pooled buffers are NaN: every output position must be written.
                 super::super::scratch::poison_this_thread();
                 let out = conv3x3_winograd(&input, &filters, &b, relu);
-                let scale = expected.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-                for n in 0..images {
-                    for y in 0..side {
-                        for xx in 0..side {
-                            for (o, &got) in out.pixel(n, y, xx).iter().enumerate() {
-                                let want = expected[((n * o_count + o) * side + y) * side + xx];
-                                assert!(
-                                    (f64::from(got) - want).abs() <= 1e-5 * scale,
-                                    "{images}x{c_count}->{o_count} at {side}: {got} vs {want}"
-                                );
-                            }
-                        }
-                    }
-                }
-                for p in (0..out.positions()).filter(|&p| out.is_padding(p)) {
-                    assert!(out.data[p * o_count..][..o_count].iter().all(|&v| v == 0.0));
-                }
+                assert_matches_reference(&out, &expected, (images, c_count, o_count, side));
             }
         }
     }
