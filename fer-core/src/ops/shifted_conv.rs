@@ -76,32 +76,33 @@ impl ShiftedFilters {
         }
     }
 
-    /// The filters of the input gradient: `conv3x3` of the output gradient with these
-    /// (`O` input channels, `C` output channels) gives the input gradient, as
-    /// `dX[p, c] = Σ dY[p + (ky - 1, kx - 1), o] · W[o, c, 2 - ky, 2 - kx]` (the filters turned
-    /// half a circle, inputs and outputs swapped). `weight` is `O x C x 3 x 3`.
-    pub(crate) fn for_input_gradient(
-        weight: &[f32],
-        in_channels: usize,
-        out_channels: usize,
-    ) -> Self {
-        let (c_count, o_count) = (in_channels, out_channels);
-        let mut turned = vec![0.0f32; weight.len()];
-        for o in 0..o_count {
-            for c in 0..c_count {
-                for tap in 0..9 {
-                    turned[(c * o_count + o) * 9 + 8 - tap] = weight[(o * c_count + c) * 9 + tap];
-                }
-            }
-        }
-        Self::new(&turned, out_channels, in_channels)
-    }
-
     /// The `3C x O` matrix of window row `ky`.
     fn row(&self, ky: usize) -> &[f32] {
         let len = 3 * self.in_channels * self.out_channels;
         &self.weight[ky * len..][..len]
     }
+}
+
+/// The filters of the input gradient, `C x O x 3 x 3` from `O x C x 3 x 3` `weight`: the "same"
+/// convolution of the output gradient with these (`O` input channels, `C` output channels)
+/// gives the input gradient, as
+/// `dX[p, c] = Σ dY[p + (ky - 1, kx - 1), o] · W[o, c, 2 - ky, 2 - kx]`
+/// (the filters turned half a circle, inputs and outputs swapped).
+pub(crate) fn input_gradient_filters(
+    weight: &[f32],
+    in_channels: usize,
+    out_channels: usize,
+) -> Vec<f32> {
+    let (c_count, o_count) = (in_channels, out_channels);
+    let mut turned = vec![0.0f32; weight.len()];
+    for o in 0..o_count {
+        for c in 0..c_count {
+            for tap in 0..9 {
+                turned[(c * o_count + o) * 9 + 8 - tap] = weight[(o * c_count + c) * 9 + tap];
+            }
+        }
+    }
+    turned
 }
 
 /// Tasks a layer's products are split into when it is large enough: enough to keep two

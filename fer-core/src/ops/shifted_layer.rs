@@ -1,16 +1,61 @@
-//! A training layer's 3x3 "same" convolution through [`super::shifted_conv`]'s in-place
-//! products: NCHW in and out, as the other plans, re-laid out to [`PaddedMaps`] on the way in
-//! and back on the way out.
+//! A training layer's 3x3 "same" convolution on [`PaddedMaps`]: NCHW in and out, as the other
+//! plans, re-laid out to padded maps on the way in and back on the way out. Its products are
+//! [`super::winograd_maps`]' Winograd products where they run and the layer has at least
+//! [`WINOGRAD_MIN_CHANNELS`] input channels, [`super::shifted_conv`]'s in-place products
+//! otherwise.
 //!
-//! The backward pass re-lays out the input and the output gradient, then takes the filter
-//! gradient as three products of the input's overlapping view by the output gradient, and the
-//! input gradient as the forward convolution of the output gradient with the filters turned
-//! half a circle ([`ShiftedFilters::for_input_gradient`]).
+//! The backward pass re-lays out the output gradient and takes the input gradient as the
+//! forward convolution of the output gradient with the filters turned half a circle
+//! ([`input_gradient_filters`]). The filter gradient is three products of the input's
+//! overlapping view by the output gradient, or on planes below [`MAPS_FILTER_GRADIENT_MIN_SIDE`]
+//! (and on the small planes of layers with [`MAPS_WIDE_FILTER_GRADIENT_MIN_OUT`] outputs)
+//! [`super::winograd`]'s channels-first Winograd gradient.
 
 use super::conv::ConvShape;
 use super::padded_maps::PaddedMaps;
-use super::shifted_conv::{conv3x3, conv3x3_filter_gradient, ShiftedFilters};
-use super::tuning::{SHIFTED_CHUNK_BYTES, SHIFTED_MIN_CHANNELS, SHIFTED_MIN_SIDE};
+use super::shifted_conv::{
+    conv3x3, conv3x3_filter_gradient, input_gradient_filters, ShiftedFilters,
+};
+use super::tuning::{
+    MAPS_FILTER_GRADIENT_MIN_SIDE, MAPS_WIDE_FILTER_GRADIENT_MIN_OUT, SHIFTED_CHUNK_BYTES,
+    SHIFTED_MIN_CHANNELS, SHIFTED_MIN_SIDE, WINOGRAD_MIN_CHANNELS,
+};
+use super::winograd;
+use super::winograd_maps::{conv3x3_winograd, WinogradFilters};
+
+/// Whether a convolution of `in_channels` to `out_channels` on planes of `side` runs as
+/// Winograd products. Below [`WINOGRAD_MIN_CHANNELS`] the in-place products are faster in
+/// training, whose re-layouts cost both the same: 32->64 at 24x24, batch 64, 8.6-9.6 ms forward
+/// against 10.7-11.5 (three rounds, `fer bench train-step --arch best`, 2-core AVX-512 Xeon).
+fn runs_winograd(in_channels: usize, out_channels: usize, side: usize) -> bool {
+    in_channels >= WINOGRAD_MIN_CHANNELS && WinogradFilters::runs(in_channels, out_channels, side)
+}
+
+/// A layer's filters for one convolution on padded maps.
+enum MapFilters {
+    Winograd(WinogradFilters),
+    Shifted(ShiftedFilters),
+}
+
+impl MapFilters {
+    /// From `O x C x 3 x 3` filters, for planes of `side`.
+    fn new(weight: &[f32], in_channels: usize, out_channels: usize, side: usize) -> Self {
+        let winograd = runs_winograd(in_channels, out_channels, side)
+            .then(|| WinogradFilters::for_plane(weight, in_channels, out_channels, side))
+            .flatten();
+        match winograd {
+            Some(filters) => Self::Winograd(filters),
+            None => Self::Shifted(ShiftedFilters::new(weight, in_channels, out_channels)),
+        }
+    }
+
+    fn convolve(&self, input: &PaddedMaps, bias: &[f32], relu: bool) -> PaddedMaps {
+        match self {
+            Self::Winograd(filters) => conv3x3_winograd(input, filters, bias, relu),
+            Self::Shifted(filters) => conv3x3(input, filters, bias, relu),
+        }
+    }
+}
 
 /// Whether the layer can run this way: 3x3 windows, stride 1, padding 1, square planes.
 pub(crate) fn supports(shape: &ConvShape) -> bool {
@@ -19,11 +64,12 @@ pub(crate) fn supports(shape: &ConvShape) -> bool {
 }
 
 /// Whether a layer should run this way: supported, at least [`SHIFTED_MIN_CHANNELS`] input
-/// channels and planes of at least [`SHIFTED_MIN_SIDE`].
+/// channels, and planes of at least [`SHIFTED_MIN_SIDE`] or Winograd products.
 pub(crate) fn pays_off(shape: &ConvShape) -> bool {
+    let g = &shape.geometry;
     supports(shape)
-        && shape.geometry.channels >= SHIFTED_MIN_CHANNELS
-        && shape.geometry.height >= SHIFTED_MIN_SIDE
+        && g.channels >= SHIFTED_MIN_CHANNELS
+        && (g.height >= SHIFTED_MIN_SIDE || runs_winograd(g.channels, shape.out_channels, g.height))
 }
 
 /// Images per chunk: the batch runs a few images at a time, so that its padded copies (input,
@@ -56,14 +102,14 @@ fn forward_chunked(
 ) -> Vec<f32> {
     let g = &shape.geometry;
     let (c, o, side) = (g.channels, shape.out_channels, g.height);
-    let filters = ShiftedFilters::new(weight, c, o);
+    let filters = MapFilters::new(weight, c, o, side);
     let mut output = vec![0.0; shape.batch * o * side * side];
     for (out, x) in output
         .chunks_mut(images * o * side * side)
         .zip(input.chunks(images * c * side * side))
     {
         let x = PaddedMaps::from_nchw(x, x.len() / (c * side * side), c, side);
-        conv3x3(&x, &filters, bias, relu).copy_to_nchw(out);
+        filters.convolve(&x, bias, relu).copy_to_nchw(out);
     }
     output
 }
@@ -112,8 +158,21 @@ fn backward_chunked(
     let (in_len, out_len) = (c * side * side, o * side * side);
     let turned = grad_input
         .is_some()
-        .then(|| ShiftedFilters::for_input_gradient(weight, c, o));
+        .then(|| MapFilters::new(&input_gradient_filters(weight, c, o), o, c, side));
     let no_bias = vec![0.0; c];
+    let winograd_filter_gradient = side < MAPS_FILTER_GRADIENT_MIN_SIDE
+        || (side < SHIFTED_MIN_SIDE && o >= MAPS_WIDE_FILTER_GRADIENT_MIN_OUT);
+    if winograd_filter_gradient {
+        winograd::backward(
+            input,
+            weight,
+            grad_output,
+            shape,
+            None,
+            grad_weight,
+            grad_bias,
+        );
+    }
     for (chunk, (x, dy)) in input
         .chunks(images * in_len)
         .zip(grad_output.chunks(images * out_len))
@@ -125,7 +184,10 @@ fn backward_chunked(
         // are taken: two padded chunks at a time, not three.
         if let (Some(grad_input), Some(turned)) = (grad_input.as_deref_mut(), &turned) {
             let dx = &mut grad_input[chunk * images * in_len..][..count * in_len];
-            conv3x3(&grad_out, turned, &no_bias, false).add_to_nchw(dx);
+            turned.convolve(&grad_out, &no_bias, false).add_to_nchw(dx);
+        }
+        if winograd_filter_gradient {
+            continue;
         }
         let x = PaddedMaps::from_nchw(x, count, c, side);
         conv3x3_filter_gradient(&x, &grad_out, grad_weight, grad_bias);
@@ -142,6 +204,65 @@ mod tests {
         (0..len)
             .map(|i| ((i * 7919 + salt * 104_729) % 2001) as f32 / 1000.0 - 1.0)
             .collect()
+    }
+
+    /// The layers that run Winograd products on padded maps (forward, input gradient, and on
+    /// planes below 12 or with 512 outputs the channels-first filter gradient) against the
+    /// im2col plan, whose own tests check it against the f64 reference and finite differences:
+    /// F(2x2) on 6x6, F(4x4) on 4x4 and 12x12, input gradients with fewer and more channels
+    /// than the input. Worst differences measured: 8e-6 of the largest value (the input
+    /// gradient of F(4x4) on 4x4; sums of hundreds of products of values in [-1, 1] reach
+    /// 3-100); 5e-5 still catches a tile, a tap or an image misplaced, each off by a whole term
+    /// (about 1e-2 of the largest).
+    #[test]
+    fn winograd_layers_match_im2col() {
+        for (batch, c, o, side) in [
+            (3, 64, 64, 6),
+            (2, 128, 64, 6),
+            (2, 64, 64, 4),
+            (2, 64, 96, 12),
+            (1, 64, 512, 12),
+        ] {
+            let shape = ConvShape {
+                batch,
+                out_channels: o,
+                geometry: WindowGeometry::new(c, side, side, 3, 1, 1).unwrap(),
+            };
+            assert!(pays_off(&shape), "{c}->{o} at {side}");
+            assert!(matches!(
+                MapFilters::new(&values(o * c * 9, 2), c, o, side),
+                MapFilters::Winograd(_)
+            ));
+            let (x, w, b) = (
+                values(batch * c * side * side, 1),
+                values(o * c * 9, 2),
+                values(o, 3),
+            );
+            let dy = values(batch * o * side * side, 4);
+            let im2col = Plan::Im2col(shape.im2col_plan(1 << 20));
+            let expected_y = crate::ops::conv::forward_planned(&x, &w, &b, &shape, im2col, false);
+            let (mut dx, mut dw, mut db) = (vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; o]);
+            backward_planned(&x, &w, &dy, &shape, Some(&mut dx), &mut dw, &mut db, im2col);
+            let y = forward(&x, &w, &b, &shape, false);
+            let (mut gx, mut gw, mut gb) = (vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; o]);
+            backward(&x, &w, &dy, &shape, Some(&mut gx), &mut gw, &mut gb);
+            for (name, got, expected) in [
+                ("y", &y, &expected_y),
+                ("dx", &gx, &dx),
+                ("dw", &gw, &dw),
+                ("db", &gb, &db),
+            ] {
+                let scale = expected.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+                let worst = got
+                    .iter()
+                    .zip(expected.iter())
+                    .fold(0.0f32, |m, (g, e)| m.max((g - e).abs()));
+                assert!(
+                    worst < 5e-5 * scale,
+                    "{c}->{o} at {side} {name}: {worst} of {scale}"
+                );
+            }
+        }
     }
 
     /// A batch of five run one, two and five images at a time: the same forward bits, and

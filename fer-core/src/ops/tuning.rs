@@ -43,7 +43,8 @@ pub const WINOGRAD_CHUNK_BYTES: usize = 24 << 20;
 /// backward against 9.0 / 8.3 (`fer bench train-step --arch best`, 2-core AVX-512 Xeon).
 pub const SHIFTED_MIN_CHANNELS: usize = 8;
 
-/// Smallest planes for which a training layer's 3x3 convolution runs as shifted products. On
+/// Smallest planes for which a training layer's 3x3 convolution runs as in-place products
+/// ([`super::shifted_layer`]; smaller planes go there only for Winograd products). On
 /// small planes the padding wastes more of the products (a 12x12 plane takes 13x13 positions, a
 /// 6x6 one 7x7) and Winograd does 2.25-4 times fewer multiply-adds. Forward / backward ms at
 /// batch 64 (`fer bench train-step`, 2-core AVX-512 Xeon, a noisy host: two rounds each),
@@ -53,6 +54,22 @@ pub const SHIFTED_MIN_CHANNELS: usize = 8;
 /// 17.7 / 47.7 and 16.2 / 30.1, the seed's 128->512 at 12x12 49.9 / 101.5 against 66.5 /
 /// 177.0, and 256->256 at 6x6 16.4 / 42.0 against 20.4 / 34.7 and 24.0 / 54.3.
 pub const SHIFTED_MIN_SIDE: usize = 24;
+
+/// Smallest planes on which a training layer on padded maps takes its filter gradient as
+/// in-place products; below, as channels-first Winograd products ([`super::winograd`]), which
+/// do 2.25 times fewer multiply-adds than the products over a 6x6 plane's 7x7 positions.
+/// Backward ms at batch 64 (`fer bench train-step --arch best`, 2-core AVX-512 Xeon, two
+/// rounds): 256->256 at 6x6 33.6 / 34.2 -> 20.1 / 16.9, 128->256 16.0 / 16.1 -> 12.4 / 11.4;
+/// on 12x12 planes the two are even (128->128 18.5 / 23.6 against 22.5 / 20.4), unless the
+/// layer has [`MAPS_WIDE_FILTER_GRADIENT_MIN_OUT`] output channels.
+pub const MAPS_FILTER_GRADIENT_MIN_SIDE: usize = 12;
+
+/// Fewest output channels for which a training layer on padded maps below [`SHIFTED_MIN_SIDE`]
+/// takes its filter gradient as channels-first Winograd products whatever its side. Backward ms
+/// at batch 64, 12x12 planes, in-place against Winograd (2-core AVX-512 Xeon, a noisy host, two
+/// rounds): the seed's 128->512 160.3 / 101.4 against 107.7 / 61.0; but 64->128 18.0 / 11.1
+/// against 23.1 / 14.1 and 128->128 31.9 / 19.8 against 36.0 / 23.6.
+pub const MAPS_WIDE_FILTER_GRADIENT_MIN_OUT: usize = 512;
 
 /// Target bytes of one chunk's padded maps in a training layer's shifted convolution (the
 /// larger of its input and output): the batch goes through a few images at a time, so the

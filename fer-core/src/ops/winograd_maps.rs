@@ -38,9 +38,18 @@ pub struct WinogradFilters {
 }
 
 impl WinogradFilters {
+    /// Whether Winograd runs on this layer: an even side, at least
+    /// [`WINOGRAD_MAPS_MIN_IN_CHANNELS`] input and [`WINOGRAD_MAPS_MIN_OUT_CHANNELS`] output
+    /// channels.
+    pub(crate) fn runs(in_channels: usize, out_channels: usize, side: usize) -> bool {
+        in_channels >= WINOGRAD_MAPS_MIN_IN_CHANNELS
+            && out_channels >= WINOGRAD_MAPS_MIN_OUT_CHANNELS
+            && side > 0
+            && side % 2 == 0
+    }
+
     /// From `O x C x 3 x 3` filters (dfdx's layout), for planes of `side`; `None` where
-    /// Winograd does not run: an odd side, fewer than [`WINOGRAD_MAPS_MIN_IN_CHANNELS`] input
-    /// or [`WINOGRAD_MAPS_MIN_OUT_CHANNELS`] output channels.
+    /// Winograd does not run ([`Self::runs`]).
     pub fn for_plane(
         weight: &[f32],
         in_channels: usize,
@@ -52,11 +61,7 @@ impl WinogradFilters {
             out_channels * in_channels * 9,
             "3x3 filter length"
         );
-        if in_channels < WINOGRAD_MAPS_MIN_IN_CHANNELS
-            || out_channels < WINOGRAD_MAPS_MIN_OUT_CHANNELS
-            || side == 0
-            || side % 2 == 1
-        {
+        if !Self::runs(in_channels, out_channels, side) {
             return None;
         }
         let filter = |c: usize, o: usize| kernel::<3>(weight, in_channels, o, c);
