@@ -31,6 +31,13 @@ fn runs_winograd(in_channels: usize, out_channels: usize, side: usize) -> bool {
     in_channels >= WINOGRAD_MIN_CHANNELS && WinogradFilters::runs(in_channels, out_channels, side)
 }
 
+/// Whether a layer's filter gradient is [`winograd`]'s channels-first Winograd gradient over the
+/// whole batch rather than in-place products chunk by chunk.
+fn winograd_filter_gradient(out_channels: usize, side: usize) -> bool {
+    side < MAPS_FILTER_GRADIENT_MIN_SIDE
+        || (side < SHIFTED_MIN_SIDE && out_channels >= MAPS_WIDE_FILTER_GRADIENT_MIN_OUT)
+}
+
 /// A layer's filters for one convolution on padded maps.
 enum MapFilters {
     Winograd(WinogradFilters),
@@ -160,9 +167,8 @@ fn backward_chunked(
         .is_some()
         .then(|| MapFilters::new(&input_gradient_filters(weight, c, o), o, c, side));
     let no_bias = vec![0.0; c];
-    let winograd_filter_gradient = side < MAPS_FILTER_GRADIENT_MIN_SIDE
-        || (side < SHIFTED_MIN_SIDE && o >= MAPS_WIDE_FILTER_GRADIENT_MIN_OUT);
-    if winograd_filter_gradient {
+    let filter_gradient_in_chunks = !winograd_filter_gradient(o, side);
+    if !filter_gradient_in_chunks {
         winograd::backward(
             input,
             weight,
@@ -172,6 +178,9 @@ fn backward_chunked(
             grad_weight,
             grad_bias,
         );
+        if turned.is_none() {
+            return;
+        }
     }
     for (chunk, (x, dy)) in input
         .chunks(images * in_len)
@@ -186,11 +195,10 @@ fn backward_chunked(
             let dx = &mut grad_input[chunk * images * in_len..][..count * in_len];
             turned.convolve(&grad_out, &no_bias, false).add_to_nchw(dx);
         }
-        if winograd_filter_gradient {
-            continue;
+        if filter_gradient_in_chunks {
+            let x = PaddedMaps::from_nchw(x, count, c, side);
+            conv3x3_filter_gradient(&x, &grad_out, grad_weight, grad_bias);
         }
-        let x = PaddedMaps::from_nchw(x, count, c, side);
-        conv3x3_filter_gradient(&x, &grad_out, grad_weight, grad_bias);
     }
 }
 
