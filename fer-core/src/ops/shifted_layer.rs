@@ -218,9 +218,10 @@ mod tests {
     /// planes below 12 or with 512 outputs the channels-first filter gradient) against the
     /// im2col plan, whose own tests check it against the f64 reference and finite differences:
     /// F(2x2) on 6x6, F(4x4) on 4x4 and 12x12, input gradients with fewer and more channels
-    /// than the input. Worst differences measured: 8e-6 of the largest value (the input
-    /// gradient of F(4x4) on 4x4; sums of hundreds of products of values in [-1, 1] reach
-    /// 3-100); 5e-5 still catches a tile, a tap or an image misplaced, each off by a whole term
+    /// than the input, and the best network's layers in batches of 64 (on 12x12 two chunks of
+    /// [`chunk_images`], 48 and 16) and of 37 (an epoch's last batch of 28,709 faces). Worst
+    /// differences measured: 8e-6 of the largest value (the input gradient of F(4x4) on 4x4;
+    /// sums of hundreds of products of values in [-1, 1] reach 3-100); 5e-5 still catches a tile, a tap or an image misplaced, each off by a whole term
     /// (about 1e-2 of the largest).
     #[test]
     fn winograd_layers_match_im2col() {
@@ -230,6 +231,10 @@ mod tests {
             (2, 64, 64, 4),
             (2, 64, 96, 12),
             (1, 64, 512, 12),
+            (64, 64, 128, 12),
+            (64, 128, 128, 12),
+            (37, 128, 256, 6),
+            (37, 256, 256, 6),
         ] {
             let shape = ConvShape {
                 batch,
